@@ -1,0 +1,26 @@
+// Files: whole-file reads and atomic writes. A result written with WriteFileAtomically
+// is either absent or complete: the bytes go to a temporary file in the same directory,
+// are flushed, and the temporary is renamed over the target (rename is atomic on POSIX).
+#ifndef REPLEARN_CORE_FILE_UTIL_H_
+#define REPLEARN_CORE_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace replearn {
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+// NotFoundError naming the path when it cannot be opened.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// mkdir -p; ok if the directory exists.
+absl::Status MakeDirs(const std::string& path);
+bool FileExists(const std::string& path);
+// Joins a and b with one '/'.
+std::string JoinPath(absl::string_view a, absl::string_view b);
+
+}  // namespace replearn
+
+#endif  // REPLEARN_CORE_FILE_UTIL_H_
