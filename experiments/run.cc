@@ -1,0 +1,91 @@
+#include "experiments/run.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "core/csv.h"
+#include "core/file_util.h"
+#include "core/status_macros.h"
+#include "experiments/loader.h"
+
+namespace replearn {
+namespace {
+
+std::string JsonNumber(double v) { return std::isfinite(v) ? FormatDouble(v) : "null"; }
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "", absl::Hex(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+int TrackedLayer(const Experiment& spec, int num_hidden) {
+  const int layer = spec.theory().tracked_layer();
+  return layer >= 0 ? layer : num_hidden / 2;
+}
+
+std::string SummaryJson(const Experiment& spec, const RunSummary& s) {
+  std::string json = "{\n";
+  auto field = [&json](const std::string& key, const std::string& value, bool last = false) {
+    absl::StrAppend(&json, "  ", JsonString(key), ": ", value, last ? "\n" : ",\n");
+  };
+  field("name", JsonString(spec.name()));
+  field("status", JsonString(s.status));
+  field("steps", absl::StrCat(s.steps));
+  field("final_loss", JsonNumber(s.final_loss));
+  field("seed", absl::StrCat(spec.training().seed()));
+  field("wall_seconds", JsonNumber(s.wall_seconds));
+  field("diverged_step", s.diverged_step >= 0 ? absl::StrCat(s.diverged_step) : "null");
+  field("tracked_layer", absl::StrCat(s.tracked_layer));
+  field("h0", JsonNumber(s.h0));
+  field("y0", JsonNumber(s.y0));
+  field("w0", JsonNumber(s.w0));
+  field("h_final", JsonNumber(s.h_final), /*last=*/true);
+  return json + "}\n";
+}
+
+absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(Trial trial, BuildTrial(spec));
+  RETURN_IF_ERROR(MakeDirs(options.out_dir));
+  // A rerun into the same folder must not leave an old summary claiming completion.
+  const std::string summary_path = JoinPath(options.out_dir, "summary.json");
+  if (FileExists(summary_path)) std::remove(summary_path.c_str());
+  RETURN_IF_ERROR(
+      WriteFileAtomically(JoinPath(options.out_dir, "spec.pbtxt"), ExperimentToText(spec)));
+
+  TrainOptions train_options;
+  train_options.progress = options.progress;
+  ASSIGN_OR_RETURN(TrainResult result, Train(trial, train_options));
+  RETURN_IF_ERROR(result.curves.WriteCsv(JoinPath(options.out_dir, "curves.csv")));
+
+  RunSummary s;
+  s.out_dir = options.out_dir;
+  s.status = result.status;
+  s.steps = result.steps;
+  s.final_loss = result.final_loss;
+  s.diverged_step = result.diverged_step;
+  s.tracked_layer = TrackedLayer(spec, trial.net->num_hidden());
+  s.h0 = result.curves.First("h", s.tracked_layer);
+  s.y0 = result.curves.First("y");
+  s.w0 = result.curves.First("w");
+  s.h_final = result.curves.Last("h", s.tracked_layer);
+  s.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  RETURN_IF_ERROR(WriteFileAtomically(summary_path, SummaryJson(spec, s)));
+  return s;
+}
+
+}  // namespace replearn

@@ -1,0 +1,180 @@
+#include "experiments/trial.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/dnnl.h"
+#include "core/progress.h"
+#include "core/status_macros.h"
+
+namespace replearn {
+namespace {
+
+// Runs eval-mode forwards for probes and remembers what the network last computed, so
+// the training step can reuse an identical forward.
+class TrainerProbeContext final : public ProbeContext {
+ public:
+  explicit TrainerProbeContext(Architecture& net) : net_(net) {}
+  absl::StatusOr<const Architecture*> EvalForward(const float* x, int batch) override {
+    if (!(x == last_x_ && batch == last_batch_)) {
+      RETURN_IF_ERROR(net_.Forward(x, batch, /*train=*/false));
+      last_x_ = x;
+      last_batch_ = batch;
+    }
+    return &net_;
+  }
+  // True when the last forward was an eval forward on exactly (x, batch) that training
+  // may reuse (the architecture behaves the same in train mode).
+  bool Holds(const float* x, int batch) const {
+    return x == last_x_ && batch == last_batch_ && !net_.has_train_only_behaviour();
+  }
+  void Invalidate() { last_x_ = nullptr; }
+
+ private:
+  Architecture& net_;
+  const float* last_x_ = nullptr;
+  int last_batch_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
+  Trial trial;
+  trial.spec = spec;
+  std::vector<std::string> problems;
+  auto note = [&](const absl::Status& s) {
+    if (!s.ok()) problems.emplace_back(s.message());
+  };
+
+  const TrainingSpec& t = spec.training();
+  if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
+    problems.push_back(
+        absl::StrCat("training.learning_rate = ", t.learning_rate(), "; must be > 0"));
+  }
+  if (t.steps() < 0) {
+    problems.push_back(absl::StrCat("training.steps = ", t.steps(), "; must be >= 0"));
+  }
+  if (!(t.stop_loss() >= 0)) {
+    problems.push_back(absl::StrCat("training.stop_loss = ", t.stop_loss(), "; must be >= 0"));
+  }
+  if (t.threads() < 0) {
+    problems.push_back(
+        absl::StrCat("training.threads = ", t.threads(), "; must be >= 0 (0 = all cores)"));
+  }
+  if (!spec.has_dataset()) problems.push_back("dataset: missing; the spec must set a dataset");
+  if (!spec.has_architecture()) {
+    problems.push_back("architecture: missing; the spec must set an architecture");
+  }
+
+  bool have_data = false;
+  if (spec.has_dataset()) {
+    auto data = CreateDataset(spec.dataset(), DatasetContext{t.seed()});
+    note(data.status());
+    if (data.ok()) {
+      trial.data = *std::move(data);
+      have_data = true;
+    }
+  }
+  if (spec.has_architecture() && have_data) {
+    BuildContext ctx;
+    ctx.input_dim = trial.data.input_dim();
+    ctx.output_dim = trial.data.output_dim();
+    ctx.seed = t.seed();
+    auto net = CreateArchitecture(spec.architecture(), ctx);
+    note(net.status());
+    if (net.ok()) {
+      trial.net = *std::move(net);
+      if (trial.net->input_dim() != trial.data.input_dim() ||
+          trial.net->output_dim() != trial.data.output_dim()) {
+        problems.push_back(absl::StrCat(
+            "architecture: input/output dims ", trial.net->input_dim(), "/",
+            trial.net->output_dim(), " do not match the dataset's ", trial.data.input_dim(), "/",
+            trial.data.output_dim()));
+      }
+    }
+  }
+  if (trial.net != nullptr) {
+    const int tracked = spec.theory().tracked_layer();
+    if (tracked < -1 || tracked >= trial.net->num_hidden()) {
+      problems.push_back(absl::StrCat("theory.tracked_layer = ", tracked,
+                                      "; must be -1 (middle layer) or in 0..",
+                                      trial.net->num_hidden() - 1));
+    }
+    ProbeBuildContext pctx{&trial.data, trial.net.get()};
+    for (const ProbeSpec& p : spec.probe()) {
+      auto probe = CreateProbe(p, pctx);
+      note(probe.status());
+      if (probe.ok()) trial.probes.push_back(*std::move(probe));
+    }
+  }
+  if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+  return trial;
+}
+
+absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
+  const TrainingSpec& t = trial.spec.training();
+  SetDnnlThreads(t.threads() > 0 ? t.threads() : omp_get_num_procs());
+  Architecture& net = *trial.net;
+  const Dataset& data = trial.data;
+  const int n = data.size();
+  const int out = data.output_dim();
+  const float* x = data.x.data();
+  const float lr = static_cast<float>(t.learning_rate());
+  std::vector<float> d_output(static_cast<size_t>(n) * out);
+
+  TrainResult result;
+  TrainerProbeContext ctx(net);
+  Progress progress(options.label.empty() ? trial.spec.name() : options.label, t.steps(), "step");
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t step = 0;; ++step) {
+    for (auto& probe : trial.probes) {
+      if (probe->ObservesStep(step, t.steps())) {
+        RETURN_IF_ERROR(probe->Observe(step, ctx, result.curves));
+      }
+    }
+    if (!ctx.Holds(x, n)) RETURN_IF_ERROR(net.Forward(x, n, /*train=*/true));
+    ctx.Invalidate();
+
+    // L = 1/2 mean_i ||yhat_i - y_i||^2 (sum over output units); dL/dyhat_i = r_i / n.
+    const float* yhat = net.output();
+    double loss = 0;
+    for (int i = 0; i < n * out; ++i) {
+      const float r = yhat[i] - data.y.data()[i];
+      loss += static_cast<double>(r) * r;
+      d_output[i] = r / static_cast<float>(n);
+    }
+    loss *= 0.5 / n;
+    result.final_loss = loss;
+    result.steps = step;
+    if (!std::isfinite(loss)) {
+      result.status = "diverged";
+      result.diverged_step = step;
+      break;
+    }
+    if (t.stop_loss() > 0 && loss < t.stop_loss()) {
+      result.status = "converged";
+      break;
+    }
+    if (step == t.steps()) {
+      result.status = "finished";
+      break;
+    }
+    RETURN_IF_ERROR(net.BackwardSgd(d_output.data(), lr));
+    if (options.progress) progress.Update(step + 1, absl::StrFormat("loss %.3e", loss));
+  }
+  result.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.progress) {
+    progress.Finish(absl::StrFormat("%s after %d steps, loss %.3e", result.status, result.steps,
+                                    result.final_loss));
+  }
+  return result;
+}
+
+}  // namespace replearn

@@ -1,0 +1,56 @@
+// A trial: one fully resolved spec with every component built and validated, and the
+// training loop that runs it.
+#ifndef REPLEARN_EXPERIMENTS_TRIAL_H_
+#define REPLEARN_EXPERIMENTS_TRIAL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "architectures/architecture.h"
+#include "datasets/dataset.h"
+#include "experiments/experiment.pb.h"
+#include "metrics/curve_log.h"
+#include "metrics/probe.h"
+
+namespace replearn {
+
+struct Trial {
+  Experiment spec;
+  Dataset data;
+  std::unique_ptr<Architecture> net;
+  std::vector<std::unique_ptr<Probe>> probes;
+};
+
+// Builds the dataset, the network and every probe and checks every training field before
+// any training step. All problems are reported at once, one per line, each naming its
+// field path ("training.learning_rate = -0.1; must be > 0").
+absl::StatusOr<Trial> BuildTrial(const Experiment& spec);
+
+struct TrainOptions {
+  bool progress = true;  // progress bar / periodic lines on stderr
+  std::string label;     // shown in progress lines; default the experiment name
+};
+
+struct TrainResult {
+  // "finished": all training.steps updates applied; "converged": stopped early because
+  // the loss fell below training.stop_loss; "diverged": the loss or output became NaN/Inf.
+  std::string status;
+  int64_t steps = 0;        // updates applied
+  double final_loss = 0;    // training loss at the last measurement (before no update)
+  int64_t diverged_step = -1;
+  double wall_seconds = 0;  // training loop only
+  CurveLog curves;
+};
+
+// Full-batch training with the spec's optimiser. At step s = 0, 1, ..., the probes that
+// observe s record the network (before update s+1), then the loss is computed on the
+// training batch, and, unless the run ends at s, one update is applied. The run ends at
+// s = training.steps, when the loss is below training.stop_loss, or when it is not finite.
+absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options);
+
+}  // namespace replearn
+
+#endif  // REPLEARN_EXPERIMENTS_TRIAL_H_
