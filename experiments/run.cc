@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "core/csv.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "experiments/figures.h"
 #include "experiments/loader.h"
 
 namespace replearn {
@@ -47,6 +49,7 @@ std::string SummaryJson(const Experiment& spec, const RunSummary& s) {
   field("final_loss", JsonNumber(s.final_loss));
   field("seed", absl::StrCat(spec.training().seed()));
   field("wall_seconds", JsonNumber(s.wall_seconds));
+  field("train_seconds", JsonNumber(s.train_seconds));
   field("diverged_step", s.diverged_step >= 0 ? absl::StrCat(s.diverged_step) : "null");
   field("tracked_layer", absl::StrCat(s.tracked_layer));
   field("h0", JsonNumber(s.h0));
@@ -77,6 +80,7 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   s.steps = result.steps;
   s.final_loss = result.final_loss;
   s.diverged_step = result.diverged_step;
+  s.train_seconds = result.wall_seconds;
   s.tracked_layer = TrackedLayer(spec, trial.net->num_hidden());
   s.h0 = result.curves.First("h", s.tracked_layer);
   s.y0 = result.curves.First("y");
@@ -84,6 +88,15 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   s.h_final = result.curves.Last("h", s.tracked_layer);
   s.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (spec.output().figures()) {
+    if (!GnuplotAvailable()) {
+      std::fprintf(stderr, "replearn: gnuplot not found; no figures (tools/setup.sh installs it)\n");
+    } else if (const absl::Status fig = RenderRunFigures(options.out_dir, s.tracked_layer,
+                                                         spec.name());
+               !fig.ok()) {
+      std::fprintf(stderr, "replearn: figures not drawn: %s\n", std::string(fig.message()).c_str());
+    }
+  }
   RETURN_IF_ERROR(WriteFileAtomically(summary_path, SummaryJson(spec, s)));
   return s;
 }

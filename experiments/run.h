@@ -27,7 +27,8 @@ struct RunSummary {
   int64_t steps = 0;
   double final_loss = 0;
   int64_t diverged_step = -1;
-  double wall_seconds = 0;
+  double wall_seconds = 0;   // whole run: build, train, write
+  double train_seconds = 0;  // the training loop alone (steps and probes)
   int tracked_layer = 0;
   double h0 = 0, y0 = 0, w0 = 0, h_final = 0;  // NaN when not recorded
 };

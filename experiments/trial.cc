@@ -77,25 +77,25 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
     auto data = CreateDataset(spec.dataset(), DatasetContext{t.seed()});
     note(data.status());
     if (data.ok()) {
-      trial.data = *std::move(data);
+      trial.data = std::make_unique<Dataset>(*std::move(data));
       have_data = true;
     }
   }
   if (spec.has_architecture() && have_data) {
     BuildContext ctx;
-    ctx.input_dim = trial.data.input_dim();
-    ctx.output_dim = trial.data.output_dim();
+    ctx.input_dim = trial.data->input_dim();
+    ctx.output_dim = trial.data->output_dim();
     ctx.seed = t.seed();
     auto net = CreateArchitecture(spec.architecture(), ctx);
     note(net.status());
     if (net.ok()) {
       trial.net = *std::move(net);
-      if (trial.net->input_dim() != trial.data.input_dim() ||
-          trial.net->output_dim() != trial.data.output_dim()) {
+      if (trial.net->input_dim() != trial.data->input_dim() ||
+          trial.net->output_dim() != trial.data->output_dim()) {
         problems.push_back(absl::StrCat(
             "architecture: input/output dims ", trial.net->input_dim(), "/",
-            trial.net->output_dim(), " do not match the dataset's ", trial.data.input_dim(), "/",
-            trial.data.output_dim()));
+            trial.net->output_dim(), " do not match the dataset's ", trial.data->input_dim(), "/",
+            trial.data->output_dim()));
       }
     }
   }
@@ -106,7 +106,7 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
                                       "; must be -1 (middle layer) or in 0..",
                                       trial.net->num_hidden() - 1));
     }
-    ProbeBuildContext pctx{&trial.data, trial.net.get()};
+    ProbeBuildContext pctx{trial.data.get(), trial.net.get()};
     for (const ProbeSpec& p : spec.probe()) {
       auto probe = CreateProbe(p, pctx);
       note(probe.status());
@@ -121,7 +121,7 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
   const TrainingSpec& t = trial.spec.training();
   SetDnnlThreads(t.threads() > 0 ? t.threads() : omp_get_num_procs());
   Architecture& net = *trial.net;
-  const Dataset& data = trial.data;
+  const Dataset& data = *trial.data;
   const int n = data.size();
   const int out = data.output_dim();
   const float* x = data.x.data();

@@ -17,9 +17,11 @@
 
 namespace replearn {
 
+// Components keep pointers to each other (probes read the dataset), so each lives on
+// the heap and a Trial can be moved.
 struct Trial {
   Experiment spec;
-  Dataset data;
+  std::unique_ptr<Dataset> data;
   std::unique_ptr<Architecture> net;
   std::vector<std::unique_ptr<Probe>> probes;
 };

@@ -1,0 +1,29 @@
+// Figures of a run folder, rendered with gnuplot from the CSV files (PNG and SVG beside
+// them). gnuplot reads the tidy files directly, so a figure never disagrees with its data.
+//
+//   curves.{png,svg}  h at the tracked layer, y, w and the loss against step; the fitted
+//                     theory (theory_curves.csv) drawn over the measurements when present
+//   depth.{png,svg}   from fit.csv: normalised fit loss, eta_h and eta_y against layer
+#ifndef REPLEARN_EXPERIMENTS_FIGURES_H_
+#define REPLEARN_EXPERIMENTS_FIGURES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace replearn {
+
+// True when a gnuplot executable is on PATH.
+bool GnuplotAvailable();
+
+// Runs a gnuplot script; `outputs` are the files it writes (as "<name>.tmp"), renamed into
+// place only when gnuplot succeeds, so no half-drawn figure is left behind.
+absl::Status RunGnuplot(const std::string& script, const std::vector<std::string>& outputs);
+
+// Renders curves.{png,svg} (and depth.{png,svg} when fit.csv exists) in `dir`.
+absl::Status RenderRunFigures(const std::string& dir, int tracked_layer, const std::string& title);
+
+}  // namespace replearn
+
+#endif  // REPLEARN_EXPERIMENTS_FIGURES_H_
