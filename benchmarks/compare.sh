@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 bazel build -c opt //experiments:replearn >/dev/null 2>&1 || bazel build -c opt //experiments:replearn
-bin=bazel-bin/experiments/replearn
+bin="$(bazel info -c opt bazel-bin 2>/dev/null)/experiments/replearn"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

@@ -26,11 +26,12 @@ std::string Rows(const std::string& file, const std::string& quantity, const std
 }
 
 // Plot commands for one panel: the measured quantity and, when present, the fitted curve.
-std::string Panel(const std::string& dir, const std::string& quantity, const std::string& layer,
+std::string Panel(const std::string& dir, const std::string& curves_path,
+                  const std::string& quantity, const std::string& layer,
                   bool theory, const std::string& ylabel, bool log_y) {
   std::string s = absl::StrCat(log_y ? "set logscale y\n" : "unset logscale y\n",
                                "set ylabel '", ylabel, "'\n", "plot ",
-                               Rows(JoinPath(dir, "curves.csv"), quantity, layer),
+                               Rows(curves_path, quantity, layer),
                                " using 1:4 with lines lw 2 lc rgb '#1f77b4' title 'measured'");
   if (theory) {
     absl::StrAppend(&s, ", ", Rows(JoinPath(dir, "theory_curves.csv"), quantity, layer),
@@ -62,8 +63,8 @@ absl::Status RunGnuplot(const std::string& script, const std::vector<std::string
   return absl::OkStatus();
 }
 
-absl::Status RenderRunFigures(const std::string& dir, int tracked_layer,
-                              const std::string& title) {
+absl::Status RenderFigures(const std::string& dir, const std::string& curves_path,
+                           int tracked_layer, const std::string& title) {
   const std::string theory = JoinPath(dir, "theory_curves.csv");
   const std::string fit = JoinPath(dir, "fit.csv");
   const bool have_theory = FileExists(theory);
@@ -81,11 +82,11 @@ absl::Status RenderRunFigures(const std::string& dir, int tracked_layer,
                     Quote(absl::StrCat(title, ": measured", have_theory ? " vs fitted theory" : "",
                                        " (layer ", tracked_layer, ")")),
                     "\n", "set xlabel 'step'\nset key top right\nset grid\n",
-                    Panel(dir, "h", layer, have_theory, absl::StrCat("h (layer ", layer, ")"),
+                    Panel(dir, curves_path, "h", layer, have_theory, absl::StrCat("h (layer ", layer, ")"),
                           false),
-                    Panel(dir, "y", "", have_theory, "y", false),
-                    Panel(dir, "w", "", have_theory, "w", false),
-                    Panel(dir, "loss", "", have_theory, "loss", true), "unset multiplot\n",
+                    Panel(dir, curves_path, "y", "", have_theory, "y", false),
+                    Panel(dir, curves_path, "w", "", have_theory, "w", false),
+                    Panel(dir, curves_path, "loss", "", have_theory, "loss", true), "unset multiplot\n",
                     "unset logscale y\nset output\n");
   }
   if (FileExists(fit)) {

@@ -21,8 +21,10 @@ bool GnuplotAvailable();
 // place only when gnuplot succeeds, so no half-drawn figure is left behind.
 absl::Status RunGnuplot(const std::string& script, const std::vector<std::string>& outputs);
 
-// Renders curves.{png,svg} (and depth.{png,svg} when fit.csv exists) in `dir`.
-absl::Status RenderRunFigures(const std::string& dir, int tracked_layer, const std::string& title);
+// Renders curves.{png,svg} from `curves_path` (with dir/theory_curves.csv over it when
+// present) and depth.{png,svg} when dir/fit.csv exists, into `dir`.
+absl::Status RenderFigures(const std::string& dir, const std::string& curves_path,
+                           int tracked_layer, const std::string& title);
 
 }  // namespace replearn
 

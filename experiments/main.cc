@@ -18,6 +18,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "core/file_util.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "experiments/analysis.h"
+#include "experiments/figures.h"
 #include "experiments/loader.h"
 #include "experiments/run.h"
 
@@ -33,6 +37,16 @@ commands:
           --set=PATH=VALUE   override a spec field, repeatable, e.g.
                              --set=training.steps=100 --set=architecture.mlp.width=64
           --quiet            no progress output
+  fit     fit the effective theory to a recorded curves.csv (ours, or exported from
+          another framework in the same format)
+          --curves=FILE      curves.csv: step,layer,quantity,value (required)
+          --dx2=X            squared input distance of the probed pair (required, > 0)
+          --dy2=Y            squared target distance (required, >= 0)
+          --out=DIR          output folder for fit.csv, theory_curves.csv, figures (required)
+          --layers=L1,L2,..  layers to fit (default: every layer with h rows)
+          --tracked_layer=N  layer drawn and printed (default: middle fitted layer)
+          --alternatives     also fit the alternative (wrong) dynamics (alternatives.csv)
+          --threads=N        fitting threads (default: all cores)
   help    show this text
 
 Relative paths resolve against the directory bazel run was started from.
@@ -110,6 +124,20 @@ int Run(const std::vector<std::string>& args) {
       Figure(s.y0).c_str(), Figure(s.w0).c_str(), static_cast<long long>(s.steps),
       Figure(s.final_loss).c_str(), Figure(s.h_final).c_str(), s.wall_seconds,
       s.out_dir.c_str());
+  if (s.fitted) {
+    std::printf(
+        "  theory fit at layer %d: eta_h = %s  eta_y = %s  eta_ybar = %s\n"
+        "    normalised loss = %s  R^2 h/y/w/loss = %s / %s / %s / %s\n"
+        "    [FINAL] predicted h = %s (measured %s)\n",
+        s.tracked_layer, Figure(s.eta_h).c_str(), Figure(s.eta_y).c_str(),
+        Figure(s.eta_ybar).c_str(), Figure(s.normalised_loss).c_str(), Figure(s.r2_h).c_str(),
+        Figure(s.r2_y).c_str(), Figure(s.r2_w).c_str(), Figure(s.r2_loss).c_str(),
+        Figure(s.h_final_predicted).c_str(), Figure(s.h_final).c_str());
+    for (const auto& [variant, loss] : s.alternative_losses) {
+      std::printf("    alternative %-24s normalised loss = %s\n", variant.c_str(),
+                  Figure(loss).c_str());
+    }
+  }
   if (s.status == "diverged") {
     std::fprintf(stderr,
                  "replearn: training diverged at step %lld (loss is not finite); lower "
@@ -117,6 +145,91 @@ int Run(const std::vector<std::string>& args) {
                  static_cast<long long>(s.diverged_step));
     return 3;
   }
+  return 0;
+}
+
+bool ParseNumber(absl::string_view flag, absl::string_view text, double* out) {
+  if (absl::SimpleAtod(text, out) && std::isfinite(*out)) return true;
+  std::fprintf(stderr, "replearn fit: %s = \"%s\" is not a number\n", std::string(flag).c_str(),
+               std::string(text).c_str());
+  return false;
+}
+
+int Fit(const std::vector<std::string>& args) {
+  AnalysisOptions a;
+  bool have_dx2 = false, have_dy2 = false;
+  for (const std::string& arg : args) {
+    absl::string_view v = arg;
+    if (absl::ConsumePrefix(&v, "--curves=")) {
+      a.curves_path = ResolvePath(std::string(v));
+    } else if (absl::ConsumePrefix(&v, "--out=")) {
+      a.out_dir = ResolveOutPath(std::string(v));
+    } else if (absl::ConsumePrefix(&v, "--dx2=")) {
+      if (!ParseNumber("--dx2", v, &a.dx2)) return 1;
+      have_dx2 = true;
+    } else if (absl::ConsumePrefix(&v, "--dy2=")) {
+      if (!ParseNumber("--dy2", v, &a.dy2)) return 1;
+      have_dy2 = true;
+    } else if (absl::ConsumePrefix(&v, "--layers=")) {
+      for (absl::string_view item : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+        int layer;
+        if (!absl::SimpleAtoi(item, &layer) || layer < 0) {
+          std::fprintf(stderr, "replearn fit: --layers: \"%s\" is not a layer index (>= 0)\n",
+                       std::string(item).c_str());
+          return 1;
+        }
+        a.layers.push_back(layer);
+      }
+    } else if (absl::ConsumePrefix(&v, "--tracked_layer=")) {
+      if (!absl::SimpleAtoi(v, &a.tracked_layer)) {
+        std::fprintf(stderr, "replearn fit: --tracked_layer = \"%s\" is not an integer\n",
+                     std::string(v).c_str());
+        return 1;
+      }
+    } else if (absl::ConsumePrefix(&v, "--threads=")) {
+      if (!absl::SimpleAtoi(v, &a.threads) || a.threads < 0) {
+        std::fprintf(stderr, "replearn fit: --threads = \"%s\" must be an integer >= 0\n",
+                     std::string(v).c_str());
+        return 1;
+      }
+    } else if (arg == "--alternatives") {
+      a.alternatives = true;
+    } else {
+      std::fprintf(stderr, "replearn fit: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
+      return 1;
+    }
+  }
+  if (a.curves_path.empty() || a.out_dir.empty() || !have_dx2 || !have_dy2) {
+    std::fprintf(stderr, "replearn fit: --curves, --dx2, --dy2 and --out are required\n\n%s",
+                 kUsage);
+    return 1;
+  }
+  auto analysis = AnalyseCurves(a);
+  if (!analysis.ok()) {
+    std::fprintf(stderr, "replearn fit: %s\n", std::string(analysis.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%6s %12s %12s %12s %12s %8s %8s %8s %12s %12s\n", "layer", "eta_h", "eta_y",
+              "eta_ybar", "norm_loss", "R2_h", "R2_y", "R2_w", "h_final_pred", "h_final_meas");
+  for (size_t k = 0; k < analysis->layers.size(); ++k) {
+    const FitResult& f = analysis->fits[k];
+    std::printf("%6d %12.4g %12.4g %12.4g %12.4g %8.4f %8.4f %8.4f %12.4g %12.4g\n",
+                analysis->layers[k], f.eta_h, f.eta_y, f.eta_ybar, f.normalised_loss, f.r2_h,
+                f.r2_y, f.r2_w, f.h_final_predicted, analysis->h_final_measured[k]);
+  }
+  for (const auto& [variant, loss] : analysis->alternative_losses) {
+    std::printf("alternative %-24s normalised loss at layer %d = %.4g\n", variant.c_str(),
+                analysis->tracked_layer, loss);
+  }
+  if (GnuplotAvailable()) {
+    const absl::Status fig = RenderFigures(a.out_dir, a.curves_path, analysis->tracked_layer,
+                                           "replearn fit");
+    if (!fig.ok()) {
+      std::fprintf(stderr, "replearn fit: figures not drawn: %s\n",
+                   std::string(fig.message()).c_str());
+    }
+  }
+  std::printf("output in %s\n", a.out_dir.c_str());
   return 0;
 }
 
@@ -130,6 +243,7 @@ int ReplearnMain(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "run") return Run(args);
+  if (command == "fit") return Fit(args);
   std::fprintf(stderr, "replearn: unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
   return 1;
 }

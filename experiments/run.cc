@@ -8,6 +8,7 @@
 #include "core/csv.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "experiments/analysis.h"
 #include "experiments/figures.h"
 #include "experiments/loader.h"
 
@@ -55,7 +56,21 @@ std::string SummaryJson(const Experiment& spec, const RunSummary& s) {
   field("h0", JsonNumber(s.h0));
   field("y0", JsonNumber(s.y0));
   field("w0", JsonNumber(s.w0));
-  field("h_final", JsonNumber(s.h_final), /*last=*/true);
+  field("h_final", JsonNumber(s.h_final), /*last=*/!s.fitted);
+  if (s.fitted) {
+    field("eta_h", JsonNumber(s.eta_h));
+    field("eta_y", JsonNumber(s.eta_y));
+    field("eta_ybar", JsonNumber(s.eta_ybar));
+    field("normalised_loss", JsonNumber(s.normalised_loss));
+    field("r2_h", JsonNumber(s.r2_h));
+    field("r2_y", JsonNumber(s.r2_y));
+    field("r2_w", JsonNumber(s.r2_w));
+    field("r2_loss", JsonNumber(s.r2_loss));
+    for (const auto& [variant, loss] : s.alternative_losses) {
+      field(absl::StrCat("normalised_loss_", variant), JsonNumber(loss));
+    }
+    field("h_final_predicted", JsonNumber(s.h_final_predicted), /*last=*/true);
+  }
   return json + "}\n";
 }
 
@@ -88,11 +103,37 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   s.h_final = result.curves.Last("h", s.tracked_layer);
   s.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (spec.theory().enabled() && result.status != "diverged") {
+    AnalysisOptions a;
+    a.curves_path = JoinPath(options.out_dir, "curves.csv");
+    a.out_dir = options.out_dir;
+    const Dataset& data = *trial.data;
+    a.dx2 = (data.x.row(1) - data.x.row(0)).cast<double>().squaredNorm();
+    a.dy2 = (data.y.row(1) - data.y.row(0)).cast<double>().squaredNorm();
+    a.layers.assign(spec.theory().layers().begin(), spec.theory().layers().end());
+    a.tracked_layer = s.tracked_layer;
+    a.alternatives = spec.theory().alternatives();
+    a.threads = spec.training().threads();
+    ASSIGN_OR_RETURN(const Analysis analysis, AnalyseCurves(a));
+    const FitResult& f = analysis.tracked();
+    s.fitted = true;
+    s.eta_h = f.eta_h;
+    s.eta_y = f.eta_y;
+    s.eta_ybar = f.eta_ybar;
+    s.normalised_loss = f.normalised_loss;
+    s.r2_h = f.r2_h;
+    s.r2_y = f.r2_y;
+    s.r2_w = f.r2_w;
+    s.r2_loss = f.r2_loss;
+    s.h_final_predicted = f.h_final_predicted;
+    s.alternative_losses = analysis.alternative_losses;
+  }
   if (spec.output().figures()) {
     if (!GnuplotAvailable()) {
       std::fprintf(stderr, "replearn: gnuplot not found; no figures (tools/setup.sh installs it)\n");
-    } else if (const absl::Status fig = RenderRunFigures(options.out_dir, s.tracked_layer,
-                                                         spec.name());
+    } else if (const absl::Status fig = RenderFigures(
+                   options.out_dir, JoinPath(options.out_dir, "curves.csv"), s.tracked_layer,
+                   spec.name());
                !fig.ok()) {
       std::fprintf(stderr, "replearn: figures not drawn: %s\n", std::string(fig.message()).c_str());
     }

@@ -3,12 +3,16 @@
 // Run folder (every file written atomically):
 //   spec.pbtxt    the fully resolved spec (overrides applied)
 //   curves.csv    step,layer,quantity,value (see metrics/curve_log.h)
+//   fit.csv, theory_curves.csv, alternatives.csv   the theory fit (experiments/analysis.h)
+//   curves.{png,svg}, depth.{png,svg}              figures (experiments/figures.h)
 //   summary.json  status, steps, final_loss, seed, wall_seconds and key figures;
 //                 written last, so its presence means the run completed
 #ifndef REPLEARN_EXPERIMENTS_RUN_H_
 #define REPLEARN_EXPERIMENTS_RUN_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "experiments/experiment.pb.h"
@@ -31,6 +35,11 @@ struct RunSummary {
   double train_seconds = 0;  // the training loop alone (steps and probes)
   int tracked_layer = 0;
   double h0 = 0, y0 = 0, w0 = 0, h_final = 0;  // NaN when not recorded
+  // Theory fit at the tracked layer (theory.enabled and the run did not diverge).
+  bool fitted = false;
+  double eta_h = 0, eta_y = 0, eta_ybar = 0, normalised_loss = 0;
+  double r2_h = 0, r2_y = 0, r2_w = 0, r2_loss = 0, h_final_predicted = 0;
+  std::vector<std::pair<std::string, double>> alternative_losses;
 };
 
 // The tracked layer of a spec for a network with `num_hidden` hidden layers.

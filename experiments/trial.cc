@@ -113,6 +113,22 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
       if (probe.ok()) trial.probes.push_back(*std::move(probe));
     }
   }
+  if (spec.theory().enabled()) {
+    bool two_point = false;
+    for (const ProbeSpec& p : spec.probe()) two_point |= p.has_two_point();
+    if (!two_point) {
+      problems.push_back(
+          "theory.enabled = true but no probe records two-point curves; add "
+          "probe { two_point {} } or set theory.enabled: false");
+    }
+    for (int layer : spec.theory().layers()) {
+      if (trial.net != nullptr && (layer < 0 || layer >= trial.net->num_hidden())) {
+        problems.push_back(absl::StrCat("theory.layers: layer ", layer,
+                                        " does not exist; the network has hidden layers 0..",
+                                        trial.net->num_hidden() - 1));
+      }
+    }
+  }
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
   return trial;
 }
