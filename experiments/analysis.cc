@@ -4,13 +4,32 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/csv.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "theory/curves_io.h"
 
 namespace replearn {
+namespace {
+
+// The 1-based line of the row (step, layer, quantity) in a tidy CSV file, for error
+// messages; "?" when it cannot be found.
+std::string LineOf(const std::string& path, double step, int layer, const std::string& quantity) {
+  const auto text = ReadFile(path);
+  if (!text.ok()) return "?";
+  const std::string prefix = absl::StrCat(static_cast<int64_t>(step), ",", layer, ",", quantity, ",");
+  int line = 1;
+  for (absl::string_view row : absl::StrSplit(*text, '\n')) {
+    if (absl::StartsWith(row, prefix)) return absl::StrCat(line);
+    ++line;
+  }
+  return "?";
+}
+
+}  // namespace
 
 absl::StatusOr<Analysis> AnalyseCurves(const AnalysisOptions& options) {
   if (!(options.dx2 > 0) || !std::isfinite(options.dx2)) {
@@ -39,9 +58,10 @@ absl::StatusOr<Analysis> AnalyseCurves(const AnalysisOptions& options) {
     const Curves& c = all[it - recorded.layers.begin()];
     for (size_t i = 0; i < c.h.size(); ++i) {
       if (!(c.h[i] > 0)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(options.curves_path, ": h of layer ", layer, " at step ", c.t[i], " = ",
-                         c.h[i], "; the theory needs h > 0 (distinct representations)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            options.curves_path, ":", LineOf(options.curves_path, c.t[i], layer, "h"),
+            ": value of h (layer ", layer, ", step ", c.t[i], ") = ", c.h[i],
+            "; the theory needs h > 0 (distinct representations)"));
       }
     }
     analysis.layers.push_back(layer);

@@ -64,4 +64,26 @@ else
   echo "FAIL diverged: exit $rc"; cat "$tmp/div.err"; fails=$((fails + 1))
 fi
 
+# replearn fit on the small run's curves, then on broken copies of them.
+curves="$out/curves.csv"
+if "$bin" fit --curves="$curves" --dx2=1 --dy2=0.5 --out="$tmp/fit" --layers=0,10 > "$tmp/fit.out" &&
+    [ "$(head -1 "$tmp/fit/fit.csv")" = "layer,eta_h,eta_y,eta_ybar,sse,normalised_loss,r2_h,r2_y,r2_w,h_final_predicted,h_final_measured" ] &&
+    [ "$(wc -l < "$tmp/fit/fit.csv")" -eq 3 ] && [ -s "$tmp/fit/theory_curves.csv" ]; then
+  echo "ok   fit"
+else
+  echo "FAIL fit"; cat "$tmp/fit.out"; fails=$((fails + 1))
+fi
+grep -v ',w,' "$curves" > "$tmp/no_w.csv"
+expect_fail fit_missing_quantity "no_w.csv: no rows for quantity w" \
+  fit --curves="$tmp/no_w.csv" --dx2=1 --dy2=0.5 --out="$tmp/f1"
+awk -F, 'NR == 5 { print $1 "," $2 "," $3 ",abc"; next } { print }' "$curves" > "$tmp/nan.csv"
+expect_fail fit_non_numeric "nan.csv:5:" fit --curves="$tmp/nan.csv" --dx2=1 --dy2=0.5 --out="$tmp/f2"
+awk -F, '$1 == 2 && $2 == 10 && $3 == "h" { print "2,10,h,0"; next } { print }' "$curves" > "$tmp/h0.csv"
+expect_fail fit_h_not_positive "h0.csv:" fit --curves="$tmp/h0.csv" --dx2=1 --dy2=0.5 --out="$tmp/f3" --layers=10
+awk -F, 'NR == 1 || $1 < 2' "$curves" > "$tmp/short.csv"
+expect_fail fit_too_few_steps "a fit needs at least 3" fit --curves="$tmp/short.csv" --dx2=1 --dy2=0.5 --out="$tmp/f4"
+expect_fail fit_unknown_layer "layer 25 has no h rows" fit --curves="$curves" --dx2=1 --dy2=0.5 --out="$tmp/f5" --layers=25
+expect_fail fit_bad_dx2 "--dx2" fit --curves="$curves" --dx2=zero --dy2=0.5 --out="$tmp/f6"
+expect_fail fit_missing_file "/no/curves.csv" fit --curves=/no/curves.csv --dx2=1 --dy2=0.5 --out="$tmp/f7"
+
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
