@@ -61,8 +61,7 @@ absl::string_view VariantName(Variant variant) {
   return "unknown";
 }
 
-State OdeRhs(const State& s, double eta_h, double eta_y, double dx2, double dy2,
-             Variant variant) {
+State OdeRhs(const State& s, double eta_h, double eta_y, double dx2, double dy2, Variant variant) {
   const VariantCoefficients c = Coefficients(variant);
   const double h = std::max(s.h, kHFloor);
   const double a = eta_h * dx2;
@@ -73,25 +72,81 @@ State OdeRhs(const State& s, double eta_h, double eta_y, double dx2, double dy2,
   return d;
 }
 
-void OdeJacobian(const State& s, double eta_h, double eta_y, double dx2, double dy2,
-                 Variant variant, double jac[9]) {
+LogState ToLogState(const State& s) { return LogState{std::log(s.h), s.y / s.h, s.w / s.h}; }
+
+State FromLogState(const LogState& s) {
+  const double h = std::exp(s.l);
+  return State{h, s.r * h, s.s * h};
+}
+
+LogState OdeRhsLog(const LogState& x, double eta_h, double eta_y, double dx2, double dy2,
+                   Variant variant) {
   const VariantCoefficients c = Coefficients(variant);
-  const bool floored = s.h < kHFloor;
-  const double h = std::max(s.h, kHFloor);
-  const double inv_h2 = floored ? 0.0 : 1.0 / (h * h);
+  const double h = std::exp(x.l);
   const double a = eta_h * dx2;
-  // Row 0: dh/dt.
+  // (dh/dt)/h, (dy/dt)/h, (dw/dt)/h with y = r h and w = s h.
+  const double dh = -c.c_h * a * x.s;
+  const double dy = -c.c_y * x.s * (eta_y * h + c.s_y * a * x.r);
+  const double dw =
+      -0.5 * eta_y * (3.0 * x.s * h - x.r * h + dy2) - c.s_w * 0.5 * a * (x.r + x.s) * x.s;
+  return LogState{dh, dy - x.r * dh, dw - x.s * dh};
+}
+
+void OdeJacobianLog(const LogState& x, double eta_h, double eta_y, double dx2,
+                    double /*dy2: enters f_s as a constant*/, Variant variant, double jac[9]) {
+  const VariantCoefficients c = Coefficients(variant);
+  const double h = std::exp(x.l);  // dh/dl = h
+  const double a = eta_h * dx2;
+  // f_l = -c_h a s
   jac[0] = 0.0;
   jac[1] = 0.0;
   jac[2] = -c.c_h * a;
-  // Row 1: dy/dt = -c_y (eta_y h w + s_y a y w / h).
-  jac[3] = -c.c_y * (eta_y * s.w - c.s_y * a * s.y * s.w * inv_h2);
-  jac[4] = -c.c_y * c.s_y * a * s.w / h;
-  jac[5] = -c.c_y * (eta_y * s.h + c.s_y * a * s.y / h);
-  // Row 2: dw/dt = -1/2 eta_y (3w - y + dy2) h - s_w/2 a (y w + w^2) / h.
-  jac[6] = -0.5 * eta_y * (3.0 * s.w - s.y + dy2) + c.s_w * 0.5 * a * (s.y + s.w) * s.w * inv_h2;
-  jac[7] = 0.5 * eta_y * s.h - c.s_w * 0.5 * a * s.w / h;
-  jac[8] = -1.5 * eta_y * s.h - c.s_w * 0.5 * a * (s.y + 2.0 * s.w) / h;
+  // f_r = -c_y s (eta_y h + s_y a r) + c_h a r s
+  jac[3] = -c.c_y * x.s * eta_y * h;
+  jac[4] = -c.c_y * x.s * c.s_y * a + c.c_h * a * x.s;
+  jac[5] = -c.c_y * (eta_y * h + c.s_y * a * x.r) + c.c_h * a * x.r;
+  // f_s = -1/2 eta_y (3 s h - r h + dy2) - s_w/2 a (r + s) s + c_h a s^2
+  jac[6] = -0.5 * eta_y * (3.0 * x.s - x.r) * h;
+  jac[7] = 0.5 * eta_y * h - c.s_w * 0.5 * a * x.s;
+  jac[8] = -1.5 * eta_y * h - c.s_w * 0.5 * a * (x.r + 2.0 * x.s) + 2.0 * c.c_h * a * x.s;
+}
+
+bool HasSignedForm(const State& s, double dy2, double rel_tol) {
+  if (!(s.h > 0.0) || !(s.y >= 0.0)) return false;
+  const double lhs = (s.y - s.w) * (s.y - s.w);
+  const double rhs = dy2 * s.y;
+  return std::abs(lhs - rhs) <= rel_tol * (lhs + rhs);
+}
+
+SignedState ToSignedState(const State& s) {
+  const double c = std::sqrt(s.h);
+  const double d = std::sqrt(s.y / s.h);
+  return SignedState{c, s.y - s.w < 0.0 ? -d : d};
+}
+
+State ProjectToSignedForm(const State& s, double dy2) {
+  const double sign = s.y - s.w < 0.0 ? -1.0 : 1.0;
+  return State{s.h, s.y, s.y - sign * std::sqrt(dy2 * std::max(s.y, 0.0))};
+}
+
+State FromSignedState(const SignedState& s, double dy2) {
+  const double dc = s.d * s.c;
+  return State{s.c * s.c, dc * dc, dc * dc - std::sqrt(dy2) * dc};
+}
+
+SignedState OdeRhsSigned(const SignedState& s, double eta_h, double eta_y, double dx2, double dy2) {
+  const double residual = s.d * s.c - std::sqrt(dy2);
+  return SignedState{-0.5 * eta_h * dx2 * s.d * residual, -0.5 * eta_y * s.c * residual};
+}
+
+void OdeJacobianSigned(const SignedState& s, double eta_h, double eta_y, double dx2, double dy2,
+                       double jac[4]) {
+  const double b = std::sqrt(dy2);
+  const double a = eta_h * dx2;
+  jac[0] = -0.5 * a * s.d * s.d;
+  jac[1] = -0.5 * a * (2.0 * s.d * s.c - b);
+  jac[2] = -0.5 * eta_y * (2.0 * s.c * s.d - b);
+  jac[3] = -0.5 * eta_y * s.c * s.c;
 }
 
 double ConservedQ(const State& s, double eta_h, double eta_y, double dx2) {

@@ -38,24 +38,24 @@ struct State {
 // The true dynamics [ODE] and the deliberately wrong alternatives used as controls
 // (THEORY.md section 5): a fit of a wrong variant to measured curves should be clearly worse.
 enum class Variant {
-  kTrue,                  // [ODE] as written
-  kDhDoubled,             // dh/dt multiplied by 2
-  kDyDoubled,             // dy/dt multiplied by 2
-  kDwSecondTermFlipped,   // sign of the second dw/dt term (the eta_h one) flipped
-  kDyNoHTerm,             // the eta_h * dx2 * y / h term dropped from dy/dt
+  kTrue,                 // [ODE] as written
+  kDhDoubled,            // dh/dt multiplied by 2
+  kDyDoubled,            // dy/dt multiplied by 2
+  kDwSecondTermFlipped,  // sign of the second dw/dt term (the eta_h one) flipped
+  kDyNoHTerm,            // the eta_h * dx2 * y / h term dropped from dy/dt
 };
 
 // All variants, kTrue first.
-inline constexpr Variant kAllVariants[] = {Variant::kTrue, Variant::kDhDoubled,
-                                           Variant::kDyDoubled, Variant::kDwSecondTermFlipped,
-                                           Variant::kDyNoHTerm};
+inline constexpr Variant kAllVariants[] = {Variant::kTrue, Variant::kDhDoubled, Variant::kDyDoubled,
+                                           Variant::kDwSecondTermFlipped, Variant::kDyNoHTerm};
 
 // "true", "dh_doubled", "dy_doubled", "dw_second_term_flipped", "dy_no_h_term".
 absl::string_view VariantName(Variant variant);
 
-// Floor applied to h inside the right-hand side: every 1/h uses max(h, kHFloor), so the
-// system stays finite when a pair merges (h -> 0 with y/h -> Q, see [CONSERVED]). It only
-// matters once h < 1e-30, far below any measured distance.
+// Floor applied to h inside OdeRhs: every 1/h uses max(h, kHFloor), so the (h, y, w) form
+// stays finite at a merged pair (h -> 0 with y/h -> Q, see [CONSERVED]). It only matters once
+// h < 1e-30, far below any measured distance. The integrator does not need it: it works in the
+// coordinates of OdeRhsSigned or OdeRhsLog, where no 1/h appears.
 inline constexpr double kHFloor = 1e-30;
 
 // [ODE] right-hand side (per training step):
@@ -66,11 +66,61 @@ inline constexpr double kHFloor = 1e-30;
 State OdeRhs(const State& s, double eta_h, double eta_y, double dx2, double dy2,
              Variant variant = Variant::kTrue);
 
-// Jacobian of OdeRhs with respect to (h, y, w), row-major: jac[3 * i + j] = d rhs_i / d s_j
-// with index 0 = h, 1 = y, 2 = w. For h < kHFloor the h-derivatives of the 1/h terms are 0
-// (the floor is constant there). Used by the implicit (Rosenbrock) integrator.
-void OdeJacobian(const State& s, double eta_h, double eta_y, double dx2, double dy2,
-                 Variant variant, double jac[9]);
+// [ODE] in the coordinates the integrator uses, l = log h, r = y/h, s = w/h (h > 0):
+//   dl/dt = (dh/dt) / h
+//   dr/dt = (dy/dt) / h - r (dh/dt) / h
+//   ds/dt = (dw/dt) / h - s (dh/dt) / h
+// which for the true variant reads
+//   dl/dt = -eta_h dx2 s
+//   dr/dt = -eta_y h s                                     (so [CONSERVED] Q = r - k h)
+//   ds/dt = -1/2 eta_y (3 s h - r h + dy2) + 1/2 eta_h dx2 s (s - r)
+// with h = exp(l). Every term is polynomial in (h, r, s): no 1/h, and h = exp(l) > 0 by
+// construction, so a merging pair (h -> 0, r and s -> Q) is a smooth, non-stiff trajectory
+// (l decreases linearly) instead of a 0/0 (integrate.h: "Small h" for what rounding does to
+// very deep merges). The variants modify dh/dt, dy/dt, dw/dt as in OdeRhs.
+struct LogState {
+  double l = 0.0;  // log h
+  double r = 0.0;  // y / h
+  double s = 0.0;  // w / h
+};
+LogState ToLogState(const State& s);    // requires s.h > 0
+State FromLogState(const LogState& s);  // h = exp(l) (0 if it underflows), y = r h, w = s h
+LogState OdeRhsLog(const LogState& s, double eta_h, double eta_y, double dx2, double dy2,
+                   Variant variant = Variant::kTrue);
+// Jacobian of OdeRhsLog with respect to (l, r, s), row-major: jac[3 * i + j] = d f_i / d x_j.
+// Used by the implicit (Rosenbrock) integrator.
+void OdeJacobianLog(const LogState& s, double eta_h, double eta_y, double dx2, double dy2,
+                    Variant variant, double jac[9]);
+
+// [ODE] (true variant) in signed coordinates (c, d) for states with (y - w)^2 = dy2 y, which
+// holds exactly for a scalar output (y - w = dy* . dyhat) and whenever the output difference
+// is parallel to the target difference (the case in which [ODE] is exact for the linearised
+// model). With b = sqrt(dy2):
+//   h = c^2,   y = d^2 c^2,   w = d^2 c^2 - b d c          (c = signed distance along dh,
+//                                                          d = signed decoder gain)
+//   dc/dt = -1/2 eta_h dx2 d (d c - b)
+//   dd/dt = -1/2 eta_y     c (d c - b)
+// (substitute into [ODE]: 3w - y + dy2 = (2dc - b)(dc - b) and (y + w) w / h = d^2 (2dc - b)
+// (dc - b)). This is [ODE] without its 1/h singularity: when the representations cross, c
+// passes through 0 and h = c^2 touches 0 and grows again (in (h, y, w), w/h -> infinity
+// there); a merging pair (dy2 = 0) decays smoothly. [CONSERVED] is Q = d^2 - k c^2.
+struct SignedState {
+  double c = 0.0;
+  double d = 0.0;
+};
+// True if (y - w)^2 = dy2 y to `rel_tol` relative to (y - w)^2 + dy2 y (and y >= 0, h > 0).
+bool HasSignedForm(const State& s, double dy2, double rel_tol = 1e-4);
+// c = sqrt(h), d = sign(y - w) sqrt(y / h): keeps h and y exactly, w up to the consistency
+// mismatch. Requires h > 0, y >= 0.
+SignedState ToSignedState(const State& s);
+// The nearest state with the signed form, keeping h and y: w = y - sign(y - w) sqrt(dy2 y)
+// (sign(0) = +1). A no-op up to rounding when HasSignedForm already holds.
+State ProjectToSignedForm(const State& s, double dy2);
+State FromSignedState(const SignedState& s, double dy2);
+SignedState OdeRhsSigned(const SignedState& s, double eta_h, double eta_y, double dx2, double dy2);
+// Jacobian with respect to (c, d), row-major: jac[2 * i + j] = d f_i / d x_j.
+void OdeJacobianSigned(const SignedState& s, double eta_h, double eta_y, double dx2, double dy2,
+                       double jac[4]);
 
 // [CONSERVED]  Q = y/h - (eta_y / (eta_h * dx2)) * h, constant along [ODE] (true variant):
 // d(y/h)/dt = -eta_y w and d(h)/dt * eta_y / (eta_h dx2) = -eta_y w.
