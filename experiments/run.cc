@@ -113,7 +113,7 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
     a.layers.assign(spec.theory().layers().begin(), spec.theory().layers().end());
     a.tracked_layer = s.tracked_layer;
     a.alternatives = spec.theory().alternatives();
-    a.threads = spec.training().threads();
+    a.threads = 0;  // fits run on std::threads, one per core
     ASSIGN_OR_RETURN(const Analysis analysis, AnalyseCurves(a));
     const FitResult& f = analysis.tracked();
     s.fitted = true;
