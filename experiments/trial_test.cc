@@ -134,6 +134,16 @@ TEST(RunExperiment, DefaultSpecSmokeWritesAllFilesReproducibly) {
   const std::string summary = *ReadFile(JoinPath(dir, "summary.json"));
   EXPECT_THAT(summary, HasSubstr("\"status\": \"finished\""));
   EXPECT_THAT(summary, HasSubstr("\"seed\": 1"));
+  // The theory fit ran on every recorded layer.
+  const std::string fit = *ReadFile(JoinPath(dir, "fit.csv"));
+  EXPECT_EQ(fit.rfind("layer,eta_h,eta_y,eta_ybar,sse,normalised_loss,r2_h,r2_y,r2_w,"
+                      "h_final_predicted,h_final_measured\n",
+                      0),
+            0u);
+  EXPECT_EQ(std::count(fit.begin(), fit.end(), '\n'), 1 + 20);
+  EXPECT_TRUE(FileExists(JoinPath(dir, "theory_curves.csv")));
+  EXPECT_THAT(summary, HasSubstr("\"eta_h\": "));
+  EXPECT_TRUE(s->fitted);
   const auto resolved = LoadExperiment(JoinPath(dir, "spec.pbtxt"));
   ASSERT_TRUE(resolved.ok());
   EXPECT_EQ(resolved->architecture().mlp().width(), 8);
