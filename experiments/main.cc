@@ -104,6 +104,8 @@ int Run(const std::vector<std::string>& args) {
     std::fprintf(stderr, "replearn: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  ResolveInitNpz(wd != nullptr ? wd : "", ResolvePath(spec_path), *spec);
   if (out.empty()) out = spec->output().dir();
   if (out.empty()) out = JoinPath("runs", spec->name());
   RunOptions options;

@@ -1,5 +1,7 @@
 #include "experiments/run.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/csv.h"
 #include "core/file_util.h"
+#include "core/npy.h"
 #include "core/status_macros.h"
 #include "experiments/analysis.h"
 #include "experiments/figures.h"
@@ -32,7 +35,36 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// The network's parameters in the architecture.init_npz layout, float32, uncompressed.
+absl::Status SaveWeights(Architecture& net, const std::string& path) {
+  NpzMembers members;
+  for (const Parameter& p : net.parameters()) {
+    members.emplace_back(p.name,
+                         NpyArray::Float32(p.shape, {p.data, static_cast<size_t>(p.size())}));
+  }
+  return WriteNpz(path, members);
+}
+
 }  // namespace
+
+void ResolveInitNpz(const std::string& working_dir, const std::string& spec_path,
+                    Experiment& spec) {
+  const std::string& path = spec.architecture().init_npz();
+  if (path.empty() || path[0] == '/') return;
+  const size_t slash = spec_path.rfind('/');
+  const std::string spec_dir = slash == std::string::npos ? "" : spec_path.substr(0, slash);
+  for (const std::string& dir : {working_dir, spec_dir}) {
+    std::string candidate = JoinPath(dir, path);
+    if (!FileExists(candidate)) continue;
+    // Absolute, so that spec.pbtxt reruns from any directory.
+    char cwd[4096];
+    if (candidate[0] != '/' && ::getcwd(cwd, sizeof(cwd)) != nullptr) {
+      candidate = JoinPath(cwd, candidate);
+    }
+    spec.mutable_architecture()->set_init_npz(candidate);
+    return;
+  }
+}
 
 int TrackedLayer(const Experiment& spec, int num_hidden) {
   const int layer = spec.theory().tracked_layer();
@@ -84,10 +116,17 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   RETURN_IF_ERROR(
       WriteFileAtomically(JoinPath(options.out_dir, "spec.pbtxt"), ExperimentToText(spec)));
 
+  if (spec.output().save_weights()) {
+    RETURN_IF_ERROR(SaveWeights(*trial.net, JoinPath(options.out_dir, "weights_init.npz")));
+  }
+
   TrainOptions train_options;
   train_options.progress = options.progress;
   ASSIGN_OR_RETURN(TrainResult result, Train(trial, train_options));
   RETURN_IF_ERROR(result.curves.WriteCsv(JoinPath(options.out_dir, "curves.csv")));
+  if (spec.output().save_weights()) {
+    RETURN_IF_ERROR(SaveWeights(*trial.net, JoinPath(options.out_dir, "weights_final.npz")));
+  }
 
   RunSummary s;
   s.out_dir = options.out_dir;

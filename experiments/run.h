@@ -5,6 +5,8 @@
 //   curves.csv    step,layer,quantity,value (see metrics/curve_log.h)
 //   fit.csv, theory_curves.csv, alternatives.csv   the theory fit (experiments/analysis.h)
 //   curves.{png,svg}, depth.{png,svg}              figures (experiments/figures.h)
+//   weights_init.npz, weights_final.npz             with output.save_weights: the parameters
+//                 before the first and after the last update (architecture.init_npz layout)
 //   summary.json  status, steps, final_loss, seed, wall_seconds and key figures;
 //                 written last, so its presence means the run completed
 #ifndef REPLEARN_EXPERIMENTS_RUN_H_
@@ -46,6 +48,13 @@ struct RunSummary {
 int TrackedLayer(const Experiment& spec, int num_hidden);
 
 absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOptions& options);
+
+// Resolves a relative architecture.init_npz in place: it is looked for in `working_dir`
+// (where the user started the command; "" = the current directory), then in the folder of
+// `spec_path`, and the first place where the file exists is stored in the spec as an absolute
+// path (so the run's spec.pbtxt reruns from anywhere). Absolute paths, and relative ones found
+// in neither place (BuildTrial then reports them), are left unchanged.
+void ResolveInitNpz(const std::string& working_dir, const std::string& spec_path, Experiment& spec);
 
 // summary.json text for a run.
 std::string SummaryJson(const Experiment& spec, const RunSummary& summary);

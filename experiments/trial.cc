@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <vector>
@@ -10,11 +11,71 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/dnnl.h"
+#include "core/file_util.h"
+#include "core/npy.h"
 #include "core/progress.h"
 #include "core/status_macros.h"
 
 namespace replearn {
 namespace {
+
+// Overwrites the network's parameters with those of architecture.init_npz, or appends every
+// problem (missing, unexpected, misshapen or non-float keys) to `problems` and leaves the
+// network as built.
+void LoadInitialParameters(const std::string& path, Architecture& net,
+                           std::vector<std::string>& problems) {
+  const std::string where = absl::StrCat("architecture.init_npz = ", path);
+  const auto bytes = ReadFile(path);
+  if (!bytes.ok()) {
+    problems.push_back(absl::StrCat(where, ": ", bytes.status().message(),
+                                    path[0] == '/'
+                                        ? ""
+                                        : " (a relative path is looked for in the working "
+                                          "directory, then in the spec file's folder)"));
+    return;
+  }
+  const auto members = ParseNpzMembers(*bytes, where);
+  if (!members.ok()) {
+    problems.emplace_back(members.status().message());
+    return;
+  }
+  const std::vector<Parameter> params = net.parameters();
+  std::vector<std::string> names;
+  std::vector<std::vector<float>> values;
+  const size_t before = problems.size();
+  for (const Parameter& p : params) {
+    names.push_back(p.name);
+    const std::string expected = ShapeString(p.shape);
+    const auto it = members->find(p.name);
+    if (it == members->end()) {
+      problems.push_back(
+          absl::StrCat(where, ": missing key ", p.name, "; expected shape ", expected));
+      continue;
+    }
+    const auto array = ParseNpy(it->second, absl::StrCat(where, ": key ", p.name));
+    if (!array.ok()) {
+      problems.push_back(absl::StrCat(array.status().message(), " (", p.name,
+                                      " must be float32 or float64 of shape ", expected, ")"));
+    } else if (array->shape != p.shape) {
+      problems.push_back(absl::StrCat(where, ": key ", p.name, " has shape ",
+                                      ShapeString(array->shape), "; expected ", expected));
+    } else {
+      values.push_back(array->ToFloats());
+    }
+  }
+  for (const auto& [name, npy] : *members) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    const auto array = ParseNpy(npy, name);
+    problems.push_back(
+        absl::StrCat(where, ": unexpected key ", name,
+                     array.ok() ? absl::StrCat(" (shape ", ShapeString(array->shape), ")") : "",
+                     "; the network's parameters are ", absl::StrJoin(names, ", ")));
+  }
+  if (problems.size() != before) return;
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::copy(values[i].begin(), values[i].end(), params[i].data);
+  }
+}
 
 // Runs eval-mode forwards for probes and remembers what the network last computed, so
 // the training step can reuse an identical forward.
@@ -96,6 +157,8 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
             "architecture: input/output dims ", trial.net->input_dim(), "/",
             trial.net->output_dim(), " do not match the dataset's ", trial.data->input_dim(), "/",
             trial.data->output_dim()));
+      } else if (!spec.architecture().init_npz().empty()) {
+        LoadInitialParameters(spec.architecture().init_npz(), *trial.net, problems);
       }
     }
   }
