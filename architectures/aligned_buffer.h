@@ -19,10 +19,9 @@ class AlignedBuffer {
 
   // Replaces the contents with `size` zeros (allocates; not for hot loops).
   void Reset(int64_t size) {
-    const int64_t bytes = ((size * static_cast<int64_t>(sizeof(float)) + kAlignment - 1) /
-                           kAlignment) * kAlignment;
-    data_.reset(bytes == 0 ? nullptr
-                           : static_cast<float*>(std::aligned_alloc(kAlignment, bytes)));
+    const int64_t bytes =
+        ((size * static_cast<int64_t>(sizeof(float)) + kAlignment - 1) / kAlignment) * kAlignment;
+    data_.reset(bytes == 0 ? nullptr : static_cast<float*>(std::aligned_alloc(kAlignment, bytes)));
     if (bytes != 0 && data_ == nullptr) std::abort();  // out of memory
     if (bytes != 0) std::memset(data_.get(), 0, bytes);
     size_ = size;

@@ -9,22 +9,23 @@
 // that produced this layer's input from pre-activation p (see nonlinearity.h), so the
 // backward returns the previous layer's dL/d(pre-activation) directly.
 //
-// Why this shape (measurements in /work/shared/BENCHMARKING.md): at the tiny batches of
-// these experiments the layer is bound by streaming W through the caches, not by flops.
-// Forward is one dnnl_sgemm. The fused backward makes ONE pass over W: for each row o it
-// adds dy[:, o] W[o] into dx and then updates W[o] and b[o] in place, so W is read and
-// written once per step instead of three times (backward-data, weight gradient, update),
-// and no gradient buffer exists. The reference backward (two dnnl_sgemm calls, the update
-// a rank-`batch` product with beta = 1 straight into W) computes the same numbers up to
-// float rounding and is used for large batches, where a GEMM's cache blocking wins.
+// Why this shape (measurements in /work/shared/BENCHMARKING.md and benchmarks/RESULTS.md):
+// at the tiny batches of these experiments the layer is bound by streaming W through the
+// caches, not by flops. Forward is one dnnl_sgemm. The fused backward makes ONE pass over
+// W: for each row o it adds dy[:, o] W[o] into dx and then updates W[o] and b[o] in place,
+// so the backward reads and writes W once instead of reading it for backward-data and then
+// again for the update, and no gradient buffer exists. The reference backward (two
+// dnnl_sgemm calls, the update a rank-`batch` product with beta = 1 straight into W)
+// computes the same numbers up to float rounding; it serves the tests and batches above
+// kMaxFusedBatch, where a GEMM's cache blocking pays off.
 //
 // Threads: the fused kernel splits W into blocks of kBlockRows rows, processed in parallel
 // with OpenMP (the libgomp runtime oneDNN itself uses; SetDnnlThreads sets the count). Each
 // block accumulates its own partial dx; the partials are summed in block order. Results
 // therefore depend on neither the thread count nor the scheduling: they are bit-identical
-// from run to run and between 1 and N threads (on one CPU model: the AVX2+FMA build of the
-// kernel, chosen at run time when the CPU has both, rounds differently from the portable
-// one).
+// from run to run and between 1 and N threads. The kernel is compiled for AVX-512, AVX2 +
+// FMA and the portable baseline, and the best one the CPU supports is picked at run time;
+// the three round differently (FMA contraction), so bits match only on one CPU type.
 #ifndef REPLEARN_ARCHITECTURES_DENSE_H_
 #define REPLEARN_ARCHITECTURES_DENSE_H_
 
@@ -36,11 +37,21 @@
 
 namespace replearn {
 
+// Builds of the fused backward kernel, in increasing order of what the CPU must support.
+enum class DenseKernelIsa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// The build that runs by default: the best one this CPU supports.
+DenseKernelIsa BestDenseKernelIsa();
+// Makes every later fused backward (all threads, all layers) use `isa`, which must be at
+// most BestDenseKernelIsa(), so tests can cover each build. Not for production code.
+void SetDenseKernelIsaForTesting(DenseKernelIsa isa);
+
 class Dense {
  public:
-  // Rows of W per parallel work item of the fused backward (tuned on a 2-core Zen 4 for
-  // 500 x 500 layers; see benchmarks/RESULTS.md).
-  static constexpr int kBlockRows = 32;
+  // Rows of W per parallel work item of the fused backward. 32, 64 and 128 were within
+  // noise of each other for 500 x 500 layers on the 2-core benchmark machine
+  // (benchmarks/RESULTS.md); 64 leaves 8 work items for a 500-row layer.
+  static constexpr int kBlockRows = 64;
   // BackwardSgd uses the fused kernel up to this batch size and the two-GEMM path above it.
   static constexpr int kMaxFusedBatch = 4;
 
@@ -62,10 +73,11 @@ class Dense {
   // y = x W^T + b for `batch` >= 1 rows (dnnl_sgemm). x and y must not overlap.
   absl::Status Forward(const float* x, int batch, float* y) const;
 
-  // Sizes the fused kernel's scratch space for `batch` rows. Allocates only when `batch`
-  // exceeds every earlier size; the backward calls it itself, so calling it up front only
-  // moves that allocation out of the first step.
-  void Reserve(int batch);
+  // Sizes the fused kernel's scratch space (per-block partial dx, shared by all layers
+  // that run on the calling thread) for `batch` rows. Allocates only when it must grow; the
+  // backward does this itself, so calling it up front only moves that allocation out of the
+  // first step.
+  void Reserve(int batch) const;
 
   // The backward + SGD step above. x: this layer's input of the forward pass; dy: dL/dy;
   // dx: [batch, in] output, or nullptr to skip it (first layer). If dx_preactivation is not
@@ -74,15 +86,13 @@ class Dense {
   absl::Status BackwardSgd(const float* x, const float* dy, int batch, float learning_rate,
                            float* dx, Nonlinearity dx_nonlinearity = NONE,
                            const float* dx_preactivation = nullptr);
-  // The one-pass kernel; any batch >= 1 (above kMaxFusedBatch it handles kMaxFusedBatch
-  // rows of the batch per pass over W).
+  // The one-pass kernel, for any batch >= 1 (specialised for batch <= kMaxFusedBatch).
   absl::Status BackwardSgdFused(const float* x, const float* dy, int batch, float learning_rate,
                                 float* dx, Nonlinearity dx_nonlinearity = NONE,
                                 const float* dx_preactivation = nullptr);
   // dx = dy W with dnnl_sgemm, then W += (-lr) dy^T x with dnnl_sgemm (beta = 1), then b.
-  absl::Status BackwardSgdReference(const float* x, const float* dy, int batch,
-                                    float learning_rate, float* dx,
-                                    Nonlinearity dx_nonlinearity = NONE,
+  absl::Status BackwardSgdReference(const float* x, const float* dy, int batch, float learning_rate,
+                                    float* dx, Nonlinearity dx_nonlinearity = NONE,
                                     const float* dx_preactivation = nullptr);
 
  private:
@@ -90,9 +100,6 @@ class Dense {
   int out_dim_;
   AlignedBuffer weights_;
   AlignedBuffer bias_;
-  // Per-block partial dx: [num_blocks, min(batch, kMaxFusedBatch), in].
-  AlignedBuffer partials_;
-  int reserved_batch_ = 0;
 };
 
 }  // namespace replearn

@@ -12,13 +12,20 @@
 namespace replearn {
 namespace {
 
-// float results vs double closed forms: a few float ulps.
-constexpr double kFloatRelTol = 4e-7;
+// float results vs double closed forms. For |x| < kTail: a few float ulps of the value plus
+// a few ulps of 1 (f' of SILU and GELU crosses zero there). In the tails, relative error
+// only: no cancellation. GELU's erfc(z) amplifies the rounding of z = x / sqrt 2 by 2 z^2,
+// up to ~150 float epsilons at |x| = 12 (where the values are ~1e-32).
+constexpr double kFloatRelTol = 1e-6;
 constexpr double kFloatAbsTol = 1e-7;
-// Ours vs oneDNN's eltwise primitives (its JIT kernels use polynomial approximations of
-// exp / tanh / erf that are accurate to a few float ulps).
+constexpr double kTail = 3.0;
+constexpr double kFloatTailRelTol = 2e-5;
+// Ours vs oneDNN's eltwise primitives. Its JIT kernels use polynomial approximations
+// accurate to a few float ulps relative to values of order 1, but its 1 - tanh(x)^2 and
+// gelu_erf lose relative accuracy where the value is tiny: the absolute term is ~2 ulps of 1
+// (times |dy| for the backward, dx = dy f'(x)).
 constexpr double kOneDnnRelTol = 2e-6;
-constexpr double kOneDnnAbsTol = 1e-7;
+constexpr double kOneDnnAbsTol = 2.5e-7;
 // Analytic derivative vs central differences, both in double.
 constexpr double kFiniteDiffStep = 1e-5;
 constexpr double kFiniteDiffTol = 1e-8;
@@ -114,8 +121,11 @@ TEST_P(NonlinearitySweep, FloatArraysMatchDoubleClosedForm) {
     const double xd = x[i];
     const double y_ref = NonlinearityValue<double>(f, xd);
     const double g_ref = NonlinearityDerivative<double>(f, xd);
-    EXPECT_PRED4(Near, y[i], y_ref, kFloatRelTol, kFloatAbsTol) << "x = " << xd;
-    EXPECT_PRED4(Near, g[i], g_ref, kFloatRelTol, kFloatAbsTol) << "x = " << xd;
+    const bool tail = std::abs(xd) >= kTail;
+    const double rel_tol = tail ? kFloatTailRelTol : kFloatRelTol;
+    const double abs_tol = tail ? 0.0 : kFloatAbsTol;
+    EXPECT_PRED4(Near, y[i], y_ref, rel_tol, abs_tol) << "x = " << xd;
+    EXPECT_PRED4(Near, g[i], g_ref, rel_tol, abs_tol) << "x = " << xd;
     EXPECT_EQ(in_place[i], y[i]) << "x = " << xd;
   }
 }
@@ -125,8 +135,8 @@ TEST_P(NonlinearitySweep, DerivativeMatchesCentralDifferencesInDouble) {
   constexpr double h = kFiniteDiffStep;
   for (int i = -4000; i <= 4000; ++i) {
     const double x = i * 2.5e-3 + 1.234e-4;  // never within h of the kink at 0
-    const double fd = (NonlinearityValue<double>(f, x + h) - NonlinearityValue<double>(f, x - h)) /
-                      (2 * h);
+    const double fd =
+        (NonlinearityValue<double>(f, x + h) - NonlinearityValue<double>(f, x - h)) / (2 * h);
     EXPECT_NEAR(NonlinearityDerivative<double>(f, x), fd, kFiniteDiffTol) << "x = " << x;
   }
 }
@@ -178,7 +188,8 @@ absl::Status RunOneDnn(Nonlinearity f, std::vector<float>& x, std::vector<float>
     const dnnl::eltwise_backward::primitive_desc bwd(
         dnnl::eltwise_backward::desc(e.algorithm, md, md, e.alpha, e.beta), engine, fwd);
     dnnl::eltwise_backward(bwd).execute(
-        stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, diff_src}});
+        stream,
+        {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, diff_src}});
     stream.wait();
   });
 }
@@ -199,7 +210,7 @@ TEST_P(NonlinearitySweep, MatchesOneDnnEltwisePrimitives) {
   MultiplyByNonlinearityDerivative(f, x.data(), dx.data(), n);
   for (int64_t i = 0; i < n; ++i) {
     EXPECT_PRED4(Near, y[i], y_dnnl[i], kOneDnnRelTol, kOneDnnAbsTol) << "x = " << x[i];
-    EXPECT_PRED4(Near, dx[i], dx_dnnl[i], kOneDnnRelTol, kOneDnnAbsTol) << "x = " << x[i];
+    EXPECT_PRED4(Near, dx[i], dx_dnnl[i], kOneDnnRelTol, kOneDnnAbsTol * dy[i]) << "x = " << x[i];
   }
   // The convention at the kink is oneDNN's exactly.
   const int64_t zero = n - 3;
