@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <thread>
@@ -80,17 +81,24 @@ absl::StatusOr<Trajectory> Solve(const OdeProblem& p, double log_eta_h, double l
                       p.t, p.integrate);
 }
 
-// Residuals in the order h[0..n), y[0..n), w[0..n). False if the integration fails.
-bool Residuals(const OdeProblem& p, double log_eta_h, double log_eta_y, double* r) {
-  const absl::StatusOr<Trajectory> tr = Solve(p, log_eta_h, log_eta_y);
-  if (!tr.ok()) return false;
+// Residuals in the order h[0..n), y[0..n), w[0..n), written as the integration passes the
+// samples (no trajectory is stored); the solution itself goes to `states` unless null. False if
+// the integration fails.
+bool Residuals(const OdeProblem& p, double log_eta_h, double log_eta_y, double* r,
+               State* states = nullptr) {
   const size_t n = p.t.size();
-  for (size_t i = 0; i < n; ++i) {
-    r[i] = p.weight_h * (tr->h[i] - p.h[i]);
-    r[n + i] = p.weight_y * (tr->y[i] - p.y[i]);
-    r[2 * n + i] = p.weight_w * (tr->w[i] - p.w[i]);
-  }
-  return true;
+  auto visit = [&](size_t i, const State& s) {
+    r[i] = p.weight_h * (s.h - p.h[i]);
+    r[n + i] = p.weight_y * (s.y - p.y[i]);
+    r[2 * n + i] = p.weight_w * (s.w - p.w[i]);
+    if (states != nullptr) states[i] = s;
+    return true;
+  };
+  return IntegrateOdeVisit(
+             p.initial,
+             OdeParams{std::exp(log_eta_h), std::exp(log_eta_y), p.dx2, p.dy2, p.variant}, p.t,
+             p.integrate, visit)
+      .ok();
 }
 
 double Objective(const OdeProblem& p, double log_eta_h, double log_eta_y) {
@@ -99,8 +107,18 @@ double Objective(const OdeProblem& p, double log_eta_h, double log_eta_y) {
   return SumSquares(r);
 }
 
-// Residuals of [ODE] against the curves as a function of (log eta_h, log eta_y), with a
-// central-difference Jacobian.
+// Residuals of [ODE] against the curves as a function of (log eta_h, log eta_y).
+//
+// Jacobian. The right-hand side of [ODE] (every variant) is a sum of terms each linear in
+// eta_h or in eta_y, so the solution depends on the rates only through the ratio and a time
+// scale: x(t; eta_h, eta_y) = X(eta_y (t - t0); eta_h / eta_y). Scaling both rates by e^eps
+// is therefore the time change t - t0 -> e^eps (t - t0):
+//   d x / d log eta_h + d x / d log eta_y = (t - t0) dx/dt = (t - t0) f(x(t)),
+// with f the right-hand side at the solution. So only the log eta_h column needs a central
+// difference (two integrations); the log eta_y column is (t - t0) f - (log eta_h column).
+// Ceres evaluates the residuals of a trial point and, if it accepts the step, the Jacobian at
+// the same point, sometimes more than once: the residuals and Jacobian of the last point are
+// cached for that.
 class OdeCost final : public ceres::CostFunction {
  public:
   explicit OdeCost(const OdeProblem* p) : p_(p) {
@@ -111,33 +129,64 @@ class OdeCost final : public ceres::CostFunction {
   bool Evaluate(double const* const* parameters, double* residuals,
                 double** jacobians) const override {
     const double* x = parameters[0];
-    if (!Residuals(*p_, x[0], x[1], residuals)) return false;
-    if (jacobians == nullptr || jacobians[0] == nullptr) return true;
     const int n = num_residuals();
-    std::vector<double> plus(n), minus(n);
-    for (int j = 0; j < 2; ++j) {
-      double xp[2] = {x[0], x[1]}, xm[2] = {x[0], x[1]};
-      xp[j] += kLogStep;
-      xm[j] -= kLogStep;
-      const bool ok_plus = Residuals(*p_, xp[0], xp[1], plus.data());
-      const bool ok_minus = Residuals(*p_, xm[0], xm[1], minus.data());
-      // Next to the edge of the integrable region (e.g. a variant that cannot follow a
-      // crossing) one side may fail: fall back to a one-sided difference there.
-      if (ok_plus && ok_minus) {
-        for (int i = 0; i < n; ++i) jacobians[0][2 * i + j] = (plus[i] - minus[i]) / (2 * kLogStep);
-      } else if (ok_plus) {
-        for (int i = 0; i < n; ++i) jacobians[0][2 * i + j] = (plus[i] - residuals[i]) / kLogStep;
-      } else if (ok_minus) {
-        for (int i = 0; i < n; ++i) jacobians[0][2 * i + j] = (residuals[i] - minus[i]) / kLogStep;
-      } else {
-        return false;
-      }
+    const size_t m = p_->t.size();
+    const bool cached = cache_valid_ && cache_x_[0] == x[0] && cache_x_[1] == x[1];
+    if (!cached) {
+      cache_valid_ = false;
+      cache_jacobian_valid_ = false;
+      cache_r_.resize(n);
+      states_.resize(m);
+      if (!Residuals(*p_, x[0], x[1], cache_r_.data(), states_.data())) return false;
+      cache_x_[0] = x[0];
+      cache_x_[1] = x[1];
+      cache_valid_ = true;
     }
+    std::copy(cache_r_.begin(), cache_r_.end(), residuals);
+    if (jacobians == nullptr || jacobians[0] == nullptr) return true;
+    double* jac = jacobians[0];
+    if (cache_jacobian_valid_) {
+      std::copy(cache_jacobian_.begin(), cache_jacobian_.end(), jac);
+      return true;
+    }
+    // Column 0: d r / d log eta_h at fixed eta_y.
+    plus_.resize(n);
+    minus_.resize(n);
+    const bool ok_plus = Residuals(*p_, x[0] + kLogStep, x[1], plus_.data());
+    const bool ok_minus = Residuals(*p_, x[0] - kLogStep, x[1], minus_.data());
+    // Next to the edge of the integrable region (e.g. a variant that cannot follow a
+    // crossing) one side may fail: fall back to a one-sided difference there.
+    if (ok_plus && ok_minus) {
+      for (int i = 0; i < n; ++i) jac[2 * i] = (plus_[i] - minus_[i]) / (2 * kLogStep);
+    } else if (ok_plus) {
+      for (int i = 0; i < n; ++i) jac[2 * i] = (plus_[i] - cache_r_[i]) / kLogStep;
+    } else if (ok_minus) {
+      for (int i = 0; i < n; ++i) jac[2 * i] = (cache_r_[i] - minus_[i]) / kLogStep;
+    } else {
+      return false;
+    }
+    // Column 1: (t - t0) f(x(t)) - column 0.
+    const double eta_h = std::exp(x[0]), eta_y = std::exp(x[1]);
+    for (size_t i = 0; i < m; ++i) {
+      const State f = OdeRhs(states_[i], eta_h, eta_y, p_->dx2, p_->dy2, p_->variant);
+      const double tau = p_->t[i] - p_->t[0];
+      jac[2 * i + 1] = p_->weight_h * tau * f.h - jac[2 * i];
+      jac[2 * (m + i) + 1] = p_->weight_y * tau * f.y - jac[2 * (m + i)];
+      jac[2 * (2 * m + i) + 1] = p_->weight_w * tau * f.w - jac[2 * (2 * m + i)];
+    }
+    cache_jacobian_.assign(jac, jac + 2 * n);
+    cache_jacobian_valid_ = true;
     return true;
   }
 
  private:
   const OdeProblem* p_;
+  // Residuals, solution and (once computed) Jacobian at cache_x_, and scratch; Ceres runs
+  // single-threaded here (LmOptions), so Evaluate is never called concurrently.
+  mutable bool cache_valid_ = false, cache_jacobian_valid_ = false;
+  mutable double cache_x_[2] = {0.0, 0.0};
+  mutable std::vector<double> cache_r_, cache_jacobian_, plus_, minus_;
+  mutable std::vector<State> states_;
 };
 
 // [LOSS] residuals 1/2 E0 exp(-2 tau eta_ybar) + c - loss as a function of log eta_ybar, with
@@ -216,6 +265,115 @@ std::vector<double> CandidateRatios(const Curves& c) {
   return ratios;
 }
 
+// Step 1 of Fit: the objective on the subsample `p` at every point of the grid
+// (log eta_h, log eta_y) = (log eta_y + log ratio, log eta_y), log eta_y in `log_eta_y_grid`
+// (increasing), for each ratio passed to Scan, keeping the smallest.
+//
+// Two exact shortcuts make this cheap:
+//  - Time scaling (see OdeCost): for a fixed ratio rho, every grid point is the same solution
+//    X(tau) of [ODE] with rates (rho, 1), sampled at tau = eta_y (t - t0). So one integration
+//    per ratio, over the merged, sorted set of those tau (IntegrateOdeVisit), serves the whole
+//    eta_y grid.
+//  - Early abort: the objective of a grid point is a sum of non-negative terms, accumulated as
+//    the integration passes its samples. Once a point's partial sum reaches the best complete
+//    objective so far, it cannot become the minimum (ties keep the earlier point, as a plain
+//    scan in the order ratio, eta_y would), so it is dropped; the integration stops when no
+//    point is left. Points complete in increasing eta_y, i.e. in scan order, so the result is
+//    the minimum of the plain scan (up to the rounding of the sums).
+// A point whose samples are not all reached because the integration fails (e.g. a variant
+// that cannot follow a crossing, or the step caps) counts as not integrable, like a failed
+// integration of that point on its own.
+class GridSearch {
+ public:
+  GridSearch(const OdeProblem& p, const std::vector<double>& log_eta_y_grid)
+      : p_(p), log_eta_y_(log_eta_y_grid) {
+    // Samples (tau, point, index) in increasing tau; tau is the same for every ratio.
+    const size_t m = p.t.size();
+    const size_t points = log_eta_y_.size();
+    struct Sample {
+      double tau;
+      uint32_t point, index;
+    };
+    std::vector<Sample> samples;
+    samples.reserve(points * m);
+    for (size_t j = 0; j < points; ++j) {
+      const double eta_y = std::exp(log_eta_y_[j]);
+      for (size_t i = 0; i < m; ++i) {
+        samples.push_back(
+            Sample{eta_y * (p.t[i] - p.t[0]), static_cast<uint32_t>(j), static_cast<uint32_t>(i)});
+      }
+    }
+    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) {
+      return a.tau < b.tau || (a.tau == b.tau && a.point < b.point);
+    });
+    // Distinct tau, each with the range of samples it serves.
+    for (size_t k = 0; k < samples.size(); ++k) {
+      if (taus_.empty() || samples[k].tau != taus_.back()) {
+        taus_.push_back(samples[k].tau);
+        first_.push_back(static_cast<uint32_t>(k));
+      }
+      point_.push_back(samples[k].point);
+      index_.push_back(samples[k].index);
+    }
+    first_.push_back(static_cast<uint32_t>(samples.size()));
+  }
+
+  void Scan(double ratio) {
+    const size_t points = log_eta_y_.size();
+    const size_t m = p_.t.size();
+    evaluations_ += static_cast<int>(points);
+    if (!(ratio > 0.0) || !std::isfinite(ratio)) return;
+    std::vector<double> partial(points, 0.0);
+    std::vector<uint32_t> seen(points, 0);
+    std::vector<char> alive(points, 1);
+    size_t num_alive = points;
+    const double wh2 = p_.weight_h * p_.weight_h, wy2 = p_.weight_y * p_.weight_y,
+                 ww2 = p_.weight_w * p_.weight_w;
+    const double log_ratio = std::log(ratio);
+    auto visit = [&](size_t u, const State& s) {
+      for (uint32_t k = first_[u]; k < first_[u + 1]; ++k) {
+        const uint32_t j = point_[k];
+        if (!alive[j]) continue;
+        const uint32_t i = index_[k];
+        const double dh = s.h - p_.h[i], dy = s.y - p_.y[i], dw = s.w - p_.w[i];
+        partial[j] += wh2 * dh * dh + wy2 * dy * dy + ww2 * dw * dw;
+        if (++seen[j] == m) {
+          if (partial[j] < best_) {
+            best_ = partial[j];
+            best_lh_ = log_eta_y_[j] + log_ratio;
+            best_ly_ = log_eta_y_[j];
+          }
+          alive[j] = 0;
+          --num_alive;
+        } else if (!(partial[j] < best_)) {
+          alive[j] = 0;
+          --num_alive;
+        }
+      }
+      return num_alive > 0;
+    };
+    // Rates (ratio, 1): time is tau. A failed integration leaves the unfinished points out.
+    IntegrateOdeVisit(p_.initial, OdeParams{ratio, 1.0, p_.dx2, p_.dy2, p_.variant}, taus_,
+                      p_.integrate, visit)
+        .IgnoreError();
+  }
+
+  int evaluations() const { return evaluations_; }
+  double best() const { return best_; }
+  double best_log_eta_h() const { return best_lh_; }
+  double best_log_eta_y() const { return best_ly_; }
+
+ private:
+  const OdeProblem& p_;
+  std::vector<double> log_eta_y_;
+  std::vector<double> taus_;     // distinct sample times in tau, increasing
+  std::vector<uint32_t> first_;  // samples of taus_[u]: [first_[u], first_[u + 1])
+  std::vector<uint32_t> point_;  // grid point of each sample
+  std::vector<uint32_t> index_;  // index into p_.t of each sample
+  int evaluations_ = 0;
+  double best_ = kInf, best_lh_ = 0.0, best_ly_ = 0.0;
+};
+
 absl::Status ValidateCurves(const Curves& c) {
   const size_t n = c.t.size();
   if (n < 3) {
@@ -284,16 +442,21 @@ void FitEtaYbar(const Curves& curves, const FitOptions& options, FitResult* out)
   }
   double log_eta = kNaN;
   if (e0 > 0.0) {
-    LossCost cost(&tau, &c, &curves.loss, e0);
-    auto sse = [&](double q) {
-      std::vector<double> r(n);
-      const double* params[] = {&q};
-      cost.Evaluate(params, r.data(), nullptr);
-      return SumSquares(r);
+    // SSE of [LOSS] at log eta_ybar = q, summed in time order; stops (returning a partial sum
+    // >= bound) once it reaches `bound`, which cannot make q the grid minimum.
+    auto sse = [&](double q, double bound) {
+      const double eta = std::exp(q);
+      double s = 0.0;
+      for (size_t i = 0; i < n; ++i) {
+        const double r = 0.5 * e0 * std::exp(-2.0 * tau[i] * eta) + c[i] - curves.loss[i];
+        s += r * r;
+        if (!(s < bound)) break;
+      }
+      return s;
     };
     double best = kInf;
     for (double q : LogGrid(kEtaYbarMin, kEtaYbarMax, 8)) {
-      const double s = sse(q);
+      const double s = sse(q, best);
       if (s < best) {
         best = s;
         log_eta = q;
@@ -306,7 +469,7 @@ void FitEtaYbar(const Curves& curves, const FitOptions& options, FitResult* out)
     problem.SetParameterUpperBound(&q, 0, std::log(kEtaYbarMax) + 5.0);
     ceres::Solver::Summary summary;
     ceres::Solve(LmOptions(options.max_lm_iterations), &problem, &summary);
-    if (summary.IsSolutionUsable() && sse(q) <= best) log_eta = q;
+    if (summary.IsSolutionUsable() && sse(q, kInf) <= best) log_eta = q;
   }
   out->eta_ybar = std::exp(log_eta);  // NaN when not identifiable
   const double eta_for_curve = std::isfinite(out->eta_ybar) ? out->eta_ybar : 0.0;
@@ -343,20 +506,14 @@ absl::StatusOr<FitResult> Fit(const Curves& curves, const FitOptions& options) {
 
   // Step 1: grid start on a subsample.
   const OdeProblem coarse = MakeProblem(curves, options, options.grid_max_samples);
-  double best = kInf, best_lh = 0.0, best_ly = 0.0;
-  for (double ratio : CandidateRatios(curves)) {
-    for (double ly :
-         LogGrid(options.grid_eta_y_min, options.grid_eta_y_max, options.grid_points_per_decade)) {
-      const double lh = ly + std::log(ratio);
-      const double obj = Objective(coarse, lh, ly);
-      ++out.grid_evaluations;
-      if (obj < best) {
-        best = obj;
-        best_lh = lh;
-        best_ly = ly;
-      }
-    }
-  }
+  const std::vector<double> log_eta_y_grid =
+      LogGrid(options.grid_eta_y_min, options.grid_eta_y_max, options.grid_points_per_decade);
+  const std::vector<double> ratios = CandidateRatios(curves);
+  GridSearch grid(coarse, log_eta_y_grid);
+  for (double ratio : ratios) grid.Scan(ratio);
+  out.grid_evaluations = grid.evaluations();
+  const double best = grid.best();
+  const double best_lh_grid = grid.best_log_eta_h(), best_ly_grid = grid.best_log_eta_y();
   if (!std::isfinite(best)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "[FIT] variant ", VariantName(options.variant), ": none of the ", out.grid_evaluations,
@@ -367,8 +524,8 @@ absl::StatusOr<FitResult> Fit(const Curves& curves, const FitOptions& options) {
 
   // Step 2: Levenberg-Marquardt on all samples.
   const OdeProblem full = MakeProblem(curves, options, static_cast<int>(curves.t.size()));
-  best_lh = std::clamp(best_lh, kMinLogRate, kMaxLogRate);
-  best_ly = std::clamp(best_ly, kMinLogRate, kMaxLogRate);
+  const double best_lh = std::clamp(best_lh_grid, kMinLogRate, kMaxLogRate);
+  const double best_ly = std::clamp(best_ly_grid, kMinLogRate, kMaxLogRate);
   double x[2] = {best_lh, best_ly};
   const double start_objective = Objective(full, x[0], x[1]);
   if (options.max_lm_iterations > 0 && std::isfinite(start_objective)) {

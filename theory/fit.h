@@ -13,9 +13,17 @@
 //    each also times 1/10 and 10; when neither candidate exists (e.g. dy2 = 0 and flat curves)
 //    a ratio grid 1e-4 .. 1e4 (one point per decade) is used. The grid objective is evaluated on
 //    at most `grid_max_samples` evenly spaced samples (always including the first and last).
+//    The result is the minimum over the whole grid (first point wins ties), computed cheaply
+//    with two exact shortcuts: the right-hand side of [ODE] (every variant) is a sum of terms
+//    linear in eta_h or in eta_y, so x(t; eta_h, eta_y) = X(eta_y (t - t0); eta_h / eta_y) and
+//    ONE integration per ratio, sampled at all the eta_y (t - t0), serves the whole eta_y grid;
+//    and a grid point is dropped as soon as its partial sum of squares reaches the best
+//    complete one (the integration stops when no point is left).
 // 2. Refine the best grid point with Levenberg-Marquardt (Ceres Solver, dense QR) over
 //    (log eta_h, log eta_y) on all samples. Residuals come from integrating [ODE]
-//    (integrate.h); the Jacobian is a central difference in the log-rates (step 1e-5).
+//    (integrate.h). Jacobian: the log eta_h column is a central difference (step 1e-5); by
+//    the same time scaling, d x / d log eta_h + d x / d log eta_y = (t - t0) dx/dt, which gives
+//    the log eta_y column from the right-hand side at the solution with no extra integration.
 // 3. eta_ybar: with (eta_h, eta_y) fixed, fit [LOSS] to the loss curve, using the fitted
 //    y(t), w(t) and ||ybar(t0) - ybar*||^2 (from Curves::ybar0_err2, or, when that is NaN, from
 //    the measured loss via [LOSS-SPLIT] at t0: 2 (loss[0] - (w[0] + (dy2 - y[0])/2) / 4)),

@@ -1,8 +1,10 @@
 #include "theory/fit.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -10,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "theory/closed_form.h"
+#include "theory/integrate.h"
 #include "theory/linearised_flow.h"
 
 namespace replearn {
@@ -202,6 +205,84 @@ TEST(Fit, RecoversRatesOfTheLinearisedFlow) {
   EXPECT_NEAR(fit->eta_h, expected.eta_h, 0.01 * expected.eta_h);
   EXPECT_NEAR(fit->eta_y, expected.eta_y, 0.01 * expected.eta_y);
   EXPECT_NEAR(fit->eta_ybar, expected.eta_ybar, 0.01 * expected.eta_ybar);
+}
+
+// The grid search (step 1) integrates once per ratio in scaled time and drops points early
+// (fit.h); its result must be the minimum of the plain scan that integrates every grid point
+// on its own, as documented: same subsample, weights, ratios and grid, first point wins ties.
+// With max_lm_iterations = 0 the fit returns the grid point itself.
+TEST(Fit, GridSearchFindsTheMinimumOfAPlainScan) {
+  struct Case {
+    Curves curves;
+    Variant variant;
+  };
+  std::vector<Case> cases;
+  for (const Truth& truth : {kSetA, kSetB, kSetC}) {
+    cases.push_back({AddNoise(Generate(truth, 1500), 3), Variant::kTrue});
+  }
+  cases.push_back({AddNoise(Generate(kSetB, 1500), 4), Variant::kDhDoubled});
+  cases.push_back({AddNoise(Generate(kSetA, 1500), 5), Variant::kDyNoHTerm});
+  for (const Case& c : cases) {
+    FitOptions options;
+    options.variant = c.variant;
+    options.max_lm_iterations = 0;
+    const auto fit = Fit(c.curves, options);
+    ASSERT_TRUE(fit.ok()) << fit.status();
+
+    // The plain scan, from the documentation in fit.h.
+    const int n = static_cast<int>(c.curves.t.size());
+    const int m = std::min(n, options.grid_max_samples);
+    std::vector<double> t, h, y, w;
+    for (int k = 0; k < m; ++k) {
+      const int i = static_cast<int>(std::llround(k * (n - 1.0) / (m - 1.0)));
+      t.push_back(c.curves.t[i]);
+      h.push_back(c.curves.h[i]);
+      y.push_back(c.curves.y[i]);
+      w.push_back(c.curves.w[i]);
+    }
+    auto weight = [](const std::vector<double>& x) {
+      double s = 0.0;
+      for (double v : x) s += v * v;
+      return 1.0 / s;  // squared weight
+    };
+    const double wh = weight(h), wy = weight(y), ww = weight(w);
+    const State initial = ProjectToSignedForm(State{h[0], y[0], w[0]}, c.curves.dy2);
+    const size_t last = n - 1;
+    const Curves& cc = c.curves;
+    std::vector<double> ratios;
+    for (double r :
+         {cc.h[last] * cc.h[last] / (cc.dx2 * cc.dy2),
+          (cc.h[last] - cc.h[0]) / (cc.dx2 * (cc.y[last] / cc.h[last] - cc.y[0] / cc.h[0]))}) {
+      if (!(r > 0.0) || !std::isfinite(r)) continue;
+      for (double f : {0.1, 1.0, 10.0}) ratios.push_back(r * f);
+    }
+    ASSERT_FALSE(ratios.empty());
+    const int count = static_cast<int>(std::lround(std::log10(1e2 / 1e-6) * 8)) + 1;
+    double best = std::numeric_limits<double>::infinity(), best_lh = 0.0, best_ly = 0.0;
+    for (double ratio : ratios) {
+      for (int j = 0; j < count; ++j) {
+        const double ly = std::log(1e-6) + (std::log(1e2) - std::log(1e-6)) * j / (count - 1.0);
+        const double lh = ly + std::log(ratio);
+        const auto tr = IntegrateOde(
+            initial, OdeParams{std::exp(lh), std::exp(ly), cc.dx2, cc.dy2, c.variant}, t);
+        if (!tr.ok()) continue;
+        double obj = 0.0;
+        for (int i = 0; i < m; ++i) {
+          obj += wh * (tr->h[i] - h[i]) * (tr->h[i] - h[i]) +
+                 wy * (tr->y[i] - y[i]) * (tr->y[i] - y[i]) +
+                 ww * (tr->w[i] - w[i]) * (tr->w[i] - w[i]);
+        }
+        if (obj < best) {
+          best = obj;
+          best_lh = lh;
+          best_ly = ly;
+        }
+      }
+    }
+    EXPECT_EQ(fit->grid_evaluations, static_cast<int>(ratios.size()) * count);
+    EXPECT_DOUBLE_EQ(fit->eta_h, std::exp(best_lh)) << VariantName(c.variant);
+    EXPECT_DOUBLE_EQ(fit->eta_y, std::exp(best_ly)) << VariantName(c.variant);
+  }
 }
 
 TEST(Fit, RawSseObjectiveAlsoRecoversRates) {

@@ -37,6 +37,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "theory/closed_form.h"
@@ -86,6 +88,16 @@ struct Trajectory {
 absl::StatusOr<Trajectory> IntegrateOde(const State& initial, const OdeParams& params,
                                         absl::Span<const double> times,
                                         const IntegrateOptions& options = IntegrateOptions());
+
+// Streaming form of IntegrateOde for objectives that need each sample only once (the fitter's
+// residuals and grid search): visit(i, state at times[i]) is called for i = 0, 1, ... in
+// order; a visit returning false stops the integration there (and the result is OK). Same
+// inputs, method, tolerances and errors as IntegrateOde, except that when the explicit step
+// cap is hit the Rosenbrock method continues from that point instead of starting over
+// (samples are never visited twice). On an error, the samples visited before it stand.
+absl::Status IntegrateOdeVisit(const State& initial, const OdeParams& params,
+                               absl::Span<const double> times, const IntegrateOptions& options,
+                               absl::FunctionRef<bool(size_t, const State&)> visit);
 
 // Convenience: times 0, 1, ..., num_steps - 1 (training steps).
 absl::StatusOr<Trajectory> IntegrateSteps(const State& initial, const OdeParams& params,

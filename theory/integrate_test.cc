@@ -317,5 +317,82 @@ TEST(IntegrateOde, EveryVariantIsFiniteOrAnErrorOverTheFitRange) {
   EXPECT_GT(num_ok, 100);  // of 150: errors are the exception
 }
 
+// IntegrateOdeVisit runs the same integration as IntegrateOde (same samples, bit for bit) in
+// both forms, and stops where the visitor asks.
+TEST(IntegrateOdeVisit, VisitsTheSamplesOfIntegrateOdeInOrderAndStopsOnRequest) {
+  const OdeParams p{6.5e-4, 0.04, 1.0, 0.5};
+  const State s0{1e-3, 1e-9, ConsistentW(1e-9, 0.5, 1.0)};
+  const std::vector<double> times = LogTimes(6000.0, 300);
+  for (bool signed_form : {true, false}) {
+    const auto tr = IntegrateOde(s0, p, times, Form(signed_form));
+    ASSERT_TRUE(tr.ok()) << tr.status();
+    std::vector<State> seen;
+    std::vector<size_t> order;
+    const absl::Status all =
+        IntegrateOdeVisit(s0, p, times, Form(signed_form), [&](size_t i, const State& s) {
+          order.push_back(i);
+          seen.push_back(s);
+          return true;
+        });
+    ASSERT_TRUE(all.ok()) << all;
+    ASSERT_EQ(seen.size(), times.size());
+    for (size_t i = 0; i < times.size(); ++i) {
+      EXPECT_EQ(order[i], i);
+      EXPECT_EQ(seen[i].h, tr->h[i]) << i;
+      EXPECT_EQ(seen[i].y, tr->y[i]) << i;
+      EXPECT_EQ(seen[i].w, tr->w[i]) << i;
+    }
+    size_t visits = 0;
+    const absl::Status stopped = IntegrateOdeVisit(
+        s0, p, times, Form(signed_form), [&](size_t i, const State&) { return ++visits, i < 41; });
+    EXPECT_TRUE(stopped.ok()) << stopped;
+    EXPECT_EQ(visits, 42u);
+  }
+}
+
+// At the explicit step cap the Rosenbrock method continues from where the explicit one stopped
+// (no sample is visited twice) and agrees with IntegrateOde's start-over.
+TEST(IntegrateOdeVisit, StiffCaseContinuesWithRosenbrock) {
+  const OdeParams p{10.0, 100.0, 1.0, 0.5};
+  const State s0{1.0, 0.1, ConsistentW(0.1, 0.5, 1.0)};
+  for (bool signed_form : {true, false}) {
+    const auto tr = IntegrateSteps(s0, p, 6000, Form(signed_form));
+    ASSERT_TRUE(tr.ok()) << tr.status();
+    ASSERT_TRUE(tr->used_implicit);
+    std::vector<size_t> order;
+    std::vector<State> seen;
+    const absl::Status s =
+        IntegrateOdeVisit(s0, p, tr->t, Form(signed_form), [&](size_t i, const State& x) {
+          order.push_back(i);
+          seen.push_back(x);
+          return true;
+        });
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_EQ(seen.size(), tr->t.size());
+    for (size_t i = 0; i < seen.size(); i += 50) {
+      EXPECT_EQ(order[i], i);
+      EXPECT_NEAR(seen[i].h, tr->h[i], 1e-7 * tr->h[i]) << i;
+      EXPECT_NEAR(seen[i].y, tr->y[i], 1e-7 * tr->y[i]) << i;
+    }
+  }
+}
+
+TEST(IntegrateOdeVisit, ReportsErrorsLikeIntegrateOde) {
+  IntegrateOptions tiny;
+  tiny.max_explicit_steps = 3;
+  tiny.max_implicit_steps = 3;
+  int visits = 0;
+  auto count = [&](size_t, const State&) { return ++visits, true; };
+  EXPECT_EQ(IntegrateOdeVisit(State{1.0, 0.1, 0.0}, OdeParams{0.1, 0.1, 1.0, 0.5}, {0.0, 1e4}, tiny,
+                              count)
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(visits, 1);  // the initial state
+  EXPECT_EQ(IntegrateOdeVisit(State{0.0, 0.1, 0.0}, OdeParams{0.1, 0.1, 1.0, 0.5}, {0.0, 1.0},
+                              IntegrateOptions(), count)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace replearn
