@@ -38,21 +38,19 @@ struct FusedArgs {
 };
 
 // kR rows of W starting at row o for a batch of kB > 0 rows: adds sum_r dy[:, o + r] W[o + r]
-// into part (or, if kInit, overwrites part with it) and applies W[o + r] += c[r] x with
-// c = -lr dy. The kR rows share one pass over x and the partial dx (both in L1), so per
+// into part (or, if kInit, overwrites part with it) and applies
+// W[o + r] -= lr * sum_b dy[b, o + r] x[b]. The kR rows share one pass over x and the partial dx (both in L1), so per
 // element of W the loop costs kB multiply-adds for dx plus kB for the update.
 template <int kB, int kR, bool kDx, bool kInit>
 REPLEARN_ALWAYS_INLINE void FusedRowGroup(const FusedArgs& a, int64_t o, float* __restrict part) {
   const int64_t in = a.in;
   const float* __restrict x = a.x;
-  float g[kR][kB], c[kR][kB];
+  float g[kR][kB];
+  const float neg_lr = -a.learning_rate;
   float* __restrict w[kR];
   for (int r = 0; r < kR; ++r) {
     w[r] = a.weights + (o + r) * in;
-    for (int b = 0; b < kB; ++b) {
-      g[r][b] = a.dy[b * a.out + o + r];
-      c[r][b] = -a.learning_rate * g[r][b];
-    }
+    for (int b = 0; b < kB; ++b) g[r][b] = a.dy[b * a.out + o + r];
   }
 #pragma omp simd
   for (int64_t i = 0; i < in; ++i) {
@@ -65,10 +63,12 @@ REPLEARN_ALWAYS_INLINE void FusedRowGroup(const FusedArgs& a, int64_t o, float* 
         part[b * in + i] = p;
       }
     }
+    // dL/dW summed over the batch first, then one update (the order of W -= lr * dW):
+    // updating once per example would round W once per example and drift from it.
     for (int r = 0; r < kR; ++r) {
-      float u = v[r];
-      for (int b = 0; b < kB; ++b) u += c[r][b] * x[b * in + i];
-      w[r][i] = u;
+      float grad = g[r][0] * x[i];
+      for (int b = 1; b < kB; ++b) grad += g[r][b] * x[b * in + i];
+      w[r][i] = v[r] + neg_lr * grad;
     }
   }
 }
@@ -111,11 +111,13 @@ REPLEARN_ALWAYS_INLINE void FusedRowsAnyBatch(const FusedArgs& a, int64_t o_begi
         for (int64_t i = 0; i < in; ++i) p[i] += g * w[i];
       }
     }
-    for (int64_t b = 0; b < a.batch; ++b) {
-      const float c = -a.learning_rate * a.dy[b * a.out + o];
-      const float* __restrict xb = a.x + b * in;
+    // As in FusedRowGroup: sum the batch's gradient, then update once.
+    const float neg_lr = -a.learning_rate;
 #pragma omp simd
-      for (int64_t i = 0; i < in; ++i) w[i] += c * xb[i];
+    for (int64_t i = 0; i < in; ++i) {
+      float grad = a.dy[o] * a.x[i];
+      for (int64_t b = 1; b < a.batch; ++b) grad += a.dy[b * a.out + o] * a.x[b * in + i];
+      w[i] += neg_lr * grad;
     }
   }
 }
