@@ -604,22 +604,26 @@ std::vector<double> NpyArray::ToDoubles() const {
   return out;
 }
 
-NpyArray NpyArray::Float32(std::vector<int64_t> shape, absl::Span<const float> values) {
+namespace {
+
+template <typename T>
+NpyArray MakeArray(const char* dtype, std::vector<int64_t> shape, absl::Span<const T> values) {
   NpyArray a;
-  a.dtype = "f4";
+  a.dtype = dtype;
   a.shape = std::move(shape);
   CHECK_EQ(a.size(), static_cast<int64_t>(values.size())) << "shape " << ShapeString(a.shape);
-  a.bytes.assign(reinterpret_cast<const char *>(values.data()), 4 * values.size());
+  a.bytes.assign(reinterpret_cast<const char*>(values.data()), sizeof(T) * values.size());
   return a;
 }
 
+}  // namespace
+
+NpyArray NpyArray::Float32(std::vector<int64_t> shape, absl::Span<const float> values) {
+  return MakeArray("f4", std::move(shape), values);
+}
+
 NpyArray NpyArray::Float64(std::vector<int64_t> shape, absl::Span<const double> values) {
-  NpyArray a;
-  a.dtype = "f8";
-  a.shape = std::move(shape);
-  CHECK_EQ(a.size(), static_cast<int64_t>(values.size())) << "shape " << ShapeString(a.shape);
-  a.bytes.assign(reinterpret_cast<const char *>(values.data()), 8 * values.size());
-  return a;
+  return MakeArray("f8", std::move(shape), values);
 }
 
 std::string ShapeString(absl::Span<const int64_t> shape) {
