@@ -1,6 +1,6 @@
 // The architecture plugin interface. An Architecture is a trainable network on oneDNN:
 // forward on a row-major batch, named taps (post-activation output of every hidden layer,
-// plus the output), and a backward pass that applies the optimiser step in place.
+// plus the output), and a backward pass that hands its gradients to an Optimizer.
 //
 // Adding a plugin (see architectures/README.md): add an options message as an arm of
 // ArchitectureSpec.kind in experiments/experiment.proto, write one .cc with
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "architectures/optimizer.h"
 #include "core/registry.h"
 #include "experiments/experiment.pb.h"
 
@@ -68,8 +69,17 @@ class Architecture {
   virtual Tap hidden(int layer) const = 0;
 
   // Backpropagates d_output = dL/d(output) ([batch, output_dim], of the last Forward)
-  // and applies one SGD step W -= learning_rate * dL/dW to every parameter.
-  virtual absl::Status BackwardSgd(const float* d_output, float learning_rate) = 0;
+  // and updates every parameter once through `optimizer`: Apply(slot, p, dL/dp, n) with
+  // slot = the tensor's index in parameters(), or, when optimizer.fused_sgd_rate() > 0,
+  // p -= rate * dL/dp applied any way the layer likes (optimizer.h). A second Backward
+  // without a Forward in between is FailedPrecondition.
+  virtual absl::Status Backward(const float* d_output, Optimizer& optimizer) = 0;
+
+  // Backward with plain SGD at `learning_rate`.
+  absl::Status BackwardSgd(const float* d_output, float learning_rate) {
+    SgdOptimizer sgd(learning_rate);
+    return Backward(d_output, sgd);
+  }
 
   // All parameters, in forward order.
   virtual std::vector<Parameter> parameters() = 0;

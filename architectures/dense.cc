@@ -368,4 +368,45 @@ absl::Status Dense::BackwardSgdReference(const float* x, const float* dy, int ba
   return absl::OkStatus();
 }
 
+absl::Status Dense::Gradients(const float* x, const float* dy, int batch, float* dx,
+                              Nonlinearity dx_nonlinearity, const float* dx_preactivation,
+                              float* d_weights, float* d_bias) const {
+  RETURN_IF_ERROR(CheckBatch(batch, "Dense::Gradients"));
+  if (dx != nullptr) {
+    RETURN_IF_ERROR(DnnlStatus(dnnl_sgemm('N', 'N', batch, in_dim_, out_dim_, 1.0f, dy, out_dim_,
+                                          weights_.data(), in_dim_, 0.0f, dx, in_dim_),
+                               "Dense::Gradients dnnl_sgemm (dx)"));
+    if (dx_preactivation != nullptr) {
+      MultiplyByNonlinearityDerivative(dx_nonlinearity, dx_preactivation, dx,
+                                       int64_t{batch} * in_dim_);
+    }
+  }
+  RETURN_IF_ERROR(DnnlStatus(dnnl_sgemm('T', 'N', out_dim_, in_dim_, batch, 1.0f, dy, out_dim_, x,
+                                        in_dim_, 0.0f, d_weights, in_dim_),
+                             "Dense::Gradients dnnl_sgemm (dW)"));
+  for (int64_t o = 0; o < out_dim_; ++o) {
+    float s = 0.0f;
+    for (int64_t b = 0; b < batch; ++b) s += dy[b * out_dim_ + o];
+    d_bias[o] = s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Dense::Backward(const float* x, const float* dy, int batch, float* dx,
+                             Nonlinearity dx_nonlinearity, const float* dx_preactivation,
+                             Optimizer& optimizer, int slot) {
+  if (const float rate = optimizer.fused_sgd_rate(); rate > 0) {
+    return BackwardSgd(x, dy, batch, rate, dx, dx_nonlinearity, dx_preactivation);
+  }
+  if (d_weights_.size() != weights_.size()) {
+    d_weights_.Reset(weights_.size());
+    d_bias_.Reset(bias_.size());
+  }
+  RETURN_IF_ERROR(Gradients(x, dy, batch, dx, dx_nonlinearity, dx_preactivation,
+                            d_weights_.data(), d_bias_.data()));
+  optimizer.Apply(slot, weights_.data(), d_weights_.data(), weights_.size());
+  optimizer.Apply(slot + 1, bias_.data(), d_bias_.data(), bias_.size());
+  return absl::OkStatus();
+}
+
 }  // namespace replearn

@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "architectures/aligned_buffer.h"
+#include "architectures/optimizer.h"
 #include "experiments/experiment.pb.h"
 
 namespace replearn {
@@ -86,6 +87,18 @@ class Dense {
   absl::Status BackwardSgd(const float* x, const float* dy, int batch, float learning_rate,
                            float* dx, Nonlinearity dx_nonlinearity = NONE,
                            const float* dx_preactivation = nullptr);
+  // The same backward with any optimiser: when optimizer.fused_sgd_rate() > 0 this is
+  // BackwardSgd at that rate; otherwise dx (as above, from W before the update), dW and db
+  // are computed with dnnl_sgemm into layer-owned buffers and applied through
+  // optimizer.Apply(slot, W, dW) and Apply(slot + 1, b, db).
+  absl::Status Backward(const float* x, const float* dy, int batch, float* dx,
+                        Nonlinearity dx_nonlinearity, const float* dx_preactivation,
+                        Optimizer& optimizer, int slot);
+  // dx (optional, as above), dW = dy^T x ([out, in]) and db = sum over the batch of dy,
+  // without touching the parameters.
+  absl::Status Gradients(const float* x, const float* dy, int batch, float* dx,
+                         Nonlinearity dx_nonlinearity, const float* dx_preactivation,
+                         float* d_weights, float* d_bias) const;
   // The one-pass kernel, for any batch >= 1 (specialised for batch <= kMaxFusedBatch).
   absl::Status BackwardSgdFused(const float* x, const float* dy, int batch, float learning_rate,
                                 float* dx, Nonlinearity dx_nonlinearity = NONE,
@@ -100,6 +113,8 @@ class Dense {
   int out_dim_;
   AlignedBuffer weights_;
   AlignedBuffer bias_;
+  AlignedBuffer d_weights_;  // gradients for optimisers other than fused SGD, on first use
+  AlignedBuffer d_bias_;
 };
 
 }  // namespace replearn

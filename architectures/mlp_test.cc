@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "architectures/architecture.h"
+#include "architectures/test_util.h"
 #include "core/rng.h"
 #include "experiments/experiment.pb.h"
 #include "glog/logging.h"
@@ -17,6 +18,12 @@
 
 namespace replearn {
 namespace {
+
+using test::ParseSpec;
+using test::Context;
+using test::CreateOrDie;
+using test::CreateStatus;
+using test::Snapshot;
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -29,30 +36,6 @@ constexpr double kGradRelTol = 2e-4;
 constexpr double kFiniteDiffStep = 1e-6;
 // Loss decrease of one small step vs its first-order prediction lr * ||grad||^2.
 constexpr double kDecreaseRelTol = 0.02;
-
-ArchitectureSpec ParseSpec(const std::string& text) {
-  ArchitectureSpec spec;
-  CHECK(google::protobuf::TextFormat::ParseFromString(text, &spec)) << text;
-  return spec;
-}
-
-BuildContext Context(int input_dim, int output_dim, uint64_t seed) {
-  BuildContext ctx;
-  ctx.input_dim = input_dim;
-  ctx.output_dim = output_dim;
-  ctx.seed = seed;
-  return ctx;
-}
-
-std::unique_ptr<Architecture> CreateOrDie(const std::string& text, const BuildContext& ctx) {
-  absl::StatusOr<std::unique_ptr<Architecture>> net = CreateArchitecture(ParseSpec(text), ctx);
-  CHECK(net.ok()) << net.status();
-  return *std::move(net);
-}
-
-absl::Status CreateStatus(const std::string& text, const BuildContext& ctx) {
-  return CreateArchitecture(ParseSpec(text), ctx).status();
-}
 
 TEST(Mlp, RejectsZeroDepth) {
   const absl::Status s =
@@ -122,12 +105,6 @@ TEST(Mlp, ParametersAreNamedAndShapedLikeNnLinear) {
   // Biases start at zero; weights do not.
   EXPECT_EQ(params[1].data[0], 0.0f);
   EXPECT_NE(params[0].data[0], 0.0f);
-}
-
-std::vector<std::vector<float>> Snapshot(Architecture& net) {
-  std::vector<std::vector<float>> values;
-  for (const Parameter& p : net.parameters()) values.emplace_back(p.data, p.data + p.size());
-  return values;
 }
 
 TEST(Mlp, SameSeedSameParametersOtherSeedDiffers) {

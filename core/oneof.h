@@ -10,13 +10,25 @@
 
 namespace replearn {
 
-// Name of the set arm of oneof `oneof_name` in `message`, or "" when none is set.
+// Name of the set arm of oneof `oneof_name` in `message`; else the name of a set
+// message-typed extension field (how plugins outside experiment.proto add their options,
+// e.g. ArchitectureSpec's `extensions 1000 to max`); else "".
 inline std::string SetOneofArm(const google::protobuf::Message& message,
                                const std::string& oneof_name = "kind") {
   const auto* oneof = message.GetDescriptor()->FindOneofByName(oneof_name);
-  if (oneof == nullptr) return "";
-  const auto* field = message.GetReflection()->GetOneofFieldDescriptor(message, oneof);
-  return field == nullptr ? "" : field->name();
+  if (oneof != nullptr) {
+    const auto* field = message.GetReflection()->GetOneofFieldDescriptor(message, oneof);
+    if (field != nullptr) return field->name();
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  message.GetReflection()->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    if (field->is_extension() &&
+        field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      return field->name();
+    }
+  }
+  return "";
 }
 
 // Every arm name of oneof `oneof_name` of a message type.

@@ -25,6 +25,25 @@ absl::StatusOr<Dataset> CreateDataset(const DatasetSpec& spec, const DatasetCont
     return absl::InternalError(absl::StrCat("dataset.", arm, ": plugin returned ", data.x.rows(),
                                             " inputs and ", data.y.rows(), " targets"));
   }
+  const bool has_test = data.x_test.size() > 0 || data.y_test.size() > 0;
+  if (has_test && (data.x_test.rows() != data.y_test.rows() ||
+                   data.x_test.cols() != data.x.cols() || data.y_test.cols() != data.y.cols())) {
+    return absl::InternalError(
+        absl::StrCat("dataset.", arm, ": plugin returned test inputs [", data.x_test.rows(), ", ",
+                     data.x_test.cols(), "] and test targets [", data.y_test.rows(), ", ",
+                     data.y_test.cols(), "] for training data [", data.x.rows(), ", ",
+                     data.x.cols(), "] -> [", data.y.rows(), ", ", data.y.cols(), "]"));
+  }
+  if (!data.labels.empty() && static_cast<int>(data.labels.size()) != data.size()) {
+    return absl::InternalError(absl::StrCat("dataset.", arm, ": plugin returned ",
+                                            data.labels.size(), " labels for ", data.size(),
+                                            " examples"));
+  }
+  if (static_cast<int>(data.test_labels.size()) != (data.labels.empty() ? 0 : data.test_size())) {
+    return absl::InternalError(absl::StrCat(
+        "dataset.", arm, ": plugin returned ", data.test_labels.size(), " test labels for ",
+        data.test_size(), " test examples and ", data.labels.size(), " training labels"));
+  }
   return data;
 }
 

@@ -35,7 +35,17 @@ expect_fail negative_lr "training.learning_rate = -0.1; must be > 0" run --spec=
 expect_fail depth_zero "architecture.mlp.depth = 0" run --spec="$spec" --set=architecture.mlp.depth=0
 
 sed 's/mlp {/transformer {/' "$spec" > "$tmp/arch.pbtxt"
-expect_fail unknown_architecture "registered architectures: [mlp" run --spec="$tmp/arch.pbtxt"
+expect_fail unknown_architecture "registered architectures: [cnn1d, convnet, mlp, resnet]" run --spec="$tmp/arch.pbtxt"
+
+# Architectures whose layers cannot fit together are rejected before training.
+sed 's/mlp {[^}]*}/cnn1d { width: 60 kernel: 11 depth: 10 }/' "$spec" > "$tmp/cnn.pbtxt"
+expect_fail cnn_kernel_too_large "architecture.cnn1d.kernel = 11 with depth 10 and width 60" \
+  run --spec="$tmp/cnn.pbtxt"
+sed 's/mlp {[^}]*}/convnet { height: 4 width: 4 channels: [2, 2, 2] }/' "$spec" > "$tmp/conv.pbtxt"
+expect_fail convnet_input_mismatch "input_channels * height * width = 1 * 4 * 4 = 16, but the dataset's input_dim = 1" \
+  run --spec="$tmp/conv.pbtxt"
+expect_fail convnet_pools_to_zero "block 2 would pool its 1 x 1 output" \
+  run --spec="$tmp/conv.pbtxt" --set=dataset.two_point.input_dim=16
 
 expect_fail bad_set_path "training.learnin_rate" run --spec="$spec" --set=training.learnin_rate=0.1
 expect_fail missing_spec "/no/such.pbtxt" run --spec=/no/such.pbtxt

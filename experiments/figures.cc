@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -12,35 +13,32 @@
 namespace replearn {
 namespace {
 
-// gnuplot string literal in single quotes.
-std::string Quote(const std::string& s) {
-  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "''"}}), "'");
-}
-
-// A gnuplot data source holding only the rows of (quantity, layer) of a tidy CSV file;
-// `layer` is "" for quantities without a layer. (Filtering inside `using` would leave
-// undefined points between rows, which breaks lines.)
-std::string Rows(const std::string& file, const std::string& quantity, const std::string& layer) {
-  return Quote(absl::StrCat("< awk -F, '$3 == \"", quantity, "\" && $2 == \"", layer,
-                            "\"' \"", file, "\""));
-}
-
 // Plot commands for one panel: the measured quantity and, when present, the fitted curve.
 std::string Panel(const std::string& dir, const std::string& curves_path,
                   const std::string& quantity, const std::string& layer,
                   bool theory, const std::string& ylabel, bool log_y) {
   std::string s = absl::StrCat(log_y ? "set logscale y\n" : "unset logscale y\n",
                                "set ylabel '", ylabel, "'\n", "plot ",
-                               Rows(curves_path, quantity, layer),
+                               GnuplotRows(curves_path, quantity, layer),
                                " using 1:4 with lines lw 2 lc rgb '#1f77b4' title 'measured'");
   if (theory) {
-    absl::StrAppend(&s, ", ", Rows(JoinPath(dir, "theory_curves.csv"), quantity, layer),
+    absl::StrAppend(&s, ", ", GnuplotRows(JoinPath(dir, "theory_curves.csv"), quantity, layer),
                     " using 1:4 with lines lw 2 dt 2 lc rgb '#d62728' title 'theory fit'");
   }
   return s + "\n";
 }
 
 }  // namespace
+
+std::string GnuplotQuote(const std::string& s) {
+  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "''"}}), "'");
+}
+
+std::string GnuplotRows(const std::string& file, const std::string& quantity,
+                        const std::string& layer) {
+  return GnuplotQuote(absl::StrCat("< awk -F, '$3 == \"", quantity, "\" && $2 == \"", layer,
+                                   "\"' \"", file, "\""));
+}
 
 bool GnuplotAvailable() {
   return std::system("command -v gnuplot >/dev/null 2>&1") == 0;
@@ -78,8 +76,8 @@ absl::Status RenderFigures(const std::string& dir, const std::string& curves_pat
                     std::string(ext) == "png"
                         ? "set terminal pngcairo noenhanced size 1200,900 font ',10'\n"
                         : "set terminal svg noenhanced size 1200,900 font 'sans,10'\n",
-                    "set output ", Quote(out + ".tmp"), "\n", "set multiplot layout 2,2 title ",
-                    Quote(absl::StrCat(title, ": measured", have_theory ? " vs fitted theory" : "",
+                    "set output ", GnuplotQuote(out + ".tmp"), "\n", "set multiplot layout 2,2 title ",
+                    GnuplotQuote(absl::StrCat(title, ": measured", have_theory ? " vs fitted theory" : "",
                                        " (layer ", tracked_layer, ")")),
                     "\n", "set xlabel 'step'\nset key top right\nset grid\n",
                     Panel(dir, curves_path, "h", layer, have_theory, absl::StrCat("h (layer ", layer, ")"),
@@ -89,7 +87,9 @@ absl::Status RenderFigures(const std::string& dir, const std::string& curves_pat
                     Panel(dir, curves_path, "loss", "", have_theory, "loss", true), "unset multiplot\n",
                     "unset logscale y\nset output\n");
   }
-  if (FileExists(fit)) {
+  // A depth profile needs at least two fitted layers (header + 2 rows).
+  const auto fit_text = ReadFile(fit);
+  if (fit_text.ok() && std::count(fit_text->begin(), fit_text->end(), '\n') >= 3) {
     // fit.csv columns: layer,eta_h,eta_y,eta_ybar,sse,normalised_loss,...
     for (const char* ext : {"png", "svg"}) {
       const std::string out = JoinPath(dir, absl::StrCat("depth.", ext));
@@ -98,13 +98,13 @@ absl::Status RenderFigures(const std::string& dir, const std::string& curves_pat
           &script,
           std::string(ext) == "png" ? "set terminal pngcairo noenhanced size 1200,400 font ',10'\n"
                                     : "set terminal svg noenhanced size 1200,400 font 'sans,10'\n",
-          "set output ", Quote(out + ".tmp"), "\n", "set multiplot layout 1,3 title ",
-          Quote(absl::StrCat(title, ": theory fit per layer")), "\n",
+          "set output ", GnuplotQuote(out + ".tmp"), "\n", "set multiplot layout 1,3 title ",
+          GnuplotQuote(absl::StrCat(title, ": theory fit per layer")), "\n",
           "set xlabel 'hidden layer'\nset grid\nunset key\nset logscale y\n",
-          "set ylabel 'normalised fit loss'\n", "plot ", Quote(fit),
+          "set ylabel 'normalised fit loss'\n", "plot ", GnuplotQuote(fit),
           " using 1:6 every ::1 with linespoints pt 7 lw 2\n", "set ylabel 'eta_h'\n", "plot ",
-          Quote(fit), " using 1:2 every ::1 with linespoints pt 7 lw 2\n",
-          "set ylabel 'eta_y'\n", "plot ", Quote(fit),
+          GnuplotQuote(fit), " using 1:2 every ::1 with linespoints pt 7 lw 2\n",
+          "set ylabel 'eta_y'\n", "plot ", GnuplotQuote(fit),
           " using 1:3 every ::1 with linespoints pt 7 lw 2\n",
           "unset multiplot\nunset logscale y\nset output\n");
     }

@@ -4,6 +4,7 @@
 //   curves.{png,svg}  h at the tracked layer, y, w and the loss against step; the fitted
 //                     theory (theory_curves.csv) drawn over the measurements when present
 //   depth.{png,svg}   from fit.csv: normalised fit loss, eta_h and eta_y against layer
+//                     (only when at least two layers were fitted)
 #ifndef REPLEARN_EXPERIMENTS_FIGURES_H_
 #define REPLEARN_EXPERIMENTS_FIGURES_H_
 
@@ -13,6 +14,15 @@
 #include "absl/status/status.h"
 
 namespace replearn {
+
+// `s` as a gnuplot single-quoted string literal.
+std::string GnuplotQuote(const std::string& s);
+
+// A gnuplot data source (quoted) holding only the rows of (quantity, layer) of a tidy
+// step,layer,quantity,value CSV file; `layer` is "" for quantities without a layer.
+// (Filtering inside `using` would leave undefined points between rows, which breaks lines.)
+std::string GnuplotRows(const std::string& file, const std::string& quantity,
+                        const std::string& layer);
 
 // True when a gnuplot executable is on PATH.
 bool GnuplotAvailable();

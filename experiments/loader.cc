@@ -43,6 +43,18 @@ std::string RegisteredPlugins(const Descriptor* type) {
   return "";
 }
 
+// An extension of `type` (a plugin's options declared outside experiment.proto) whose
+// field name is `name`, or nullptr.
+const FieldDescriptor* FindExtensionByShortName(const Descriptor* type, const std::string& name) {
+  if (type->extension_range_count() == 0) return nullptr;
+  std::vector<const FieldDescriptor*> extensions;
+  type->file()->pool()->FindAllExtensions(type, &extensions);
+  for (const FieldDescriptor* e : extensions) {
+    if (e->name() == name) return e;
+  }
+  return nullptr;
+}
+
 std::string FieldNames(const Descriptor* type) {
   std::vector<std::string> names;
   for (int i = 0; i < type->field_count(); ++i) names.push_back(type->field(i)->name());
@@ -189,6 +201,7 @@ absl::Status ApplyOverride(Experiment& experiment, absl::string_view assignment)
     const Descriptor* type = msg->GetDescriptor();
     const Reflection* r = msg->GetReflection();
     const FieldDescriptor* field = type->FindFieldByName(seg);
+    if (field == nullptr) field = FindExtensionByShortName(type, seg);
     if (field == nullptr) {
       std::string hint = absl::StrCat("fields of ", walked.empty() ? "the spec" : walked, ": ",
                                       FieldNames(type));

@@ -88,7 +88,7 @@ TEST(ApplyOverride, UnknownPathNamesSegmentAndAlternatives) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("training.learnin_rate"));
   EXPECT_THAT(s.message(), HasSubstr("learning_rate"));
-  EXPECT_THAT(ApplyOverride(spec, "architecture.resnet.depth=3").message(),
+  EXPECT_THAT(ApplyOverride(spec, "architecture.transformer.depth=3").message(),
               HasSubstr("registered architectures"));
 }
 

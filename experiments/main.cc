@@ -1,10 +1,14 @@
 // replearn: run experiments from text specs.
 //
 //   replearn run --spec=FILE [--out=DIR] [--set=PATH=VALUE]... [--quiet]
+//   replearn sweep --spec=FILE [--out=DIR] [--set=PATH=VALUE]... [--threads=N]
+//                  [--shard=I/N] [--quiet]
+//   replearn merge --out=DIR [SHARD_DIR]...
 //
 // Relative paths resolve against the directory `bazel run` was started from
 // (BUILD_WORKING_DIRECTORY) when set. Exit codes: 0 ok, 1 bad input or failure,
-// 3 the run diverged (outputs are still written).
+// 3 the run (or a trial of a sweep) diverged (outputs are still written), 4 trials of a
+// sweep failed or (merge) are not complete; rerunning the sweep retries them.
 #include <unistd.h>
 
 #include <cmath>
@@ -24,6 +28,7 @@
 #include "experiments/figures.h"
 #include "experiments/loader.h"
 #include "experiments/run.h"
+#include "experiments/sweep.h"
 
 namespace replearn {
 namespace {
@@ -37,6 +42,25 @@ commands:
           --set=PATH=VALUE   override a spec field, repeatable, e.g.
                              --set=training.steps=100 --set=architecture.mlp.width=64
           --quiet            no progress output
+          A spec with a sweep { } section is refused: use `replearn sweep`.
+  sweep   train every trial of the spec's sweep { } section (README.md "Sweeps"); each trial
+          gets a run folder under DIR, and DIR/index.csv one row per trial
+          --spec=FILE        spec with a sweep { axis { path: .. values: [..] } trials: N }
+          --out=DIR          sweep folder (default: output.dir of the spec, else runs/<name>/)
+          --set=PATH=VALUE   override a spec field before expansion (also sweep.*), repeatable
+          --threads=N        trials run at once (default 0: all cores); each trial uses
+                             training.threads (default 1)
+          --shard=I/N        run only the trials with index % N == I and write
+                             DIR/index.shard_I_of_N.csv (Slurm arrays: experiments/slurm/)
+          --quiet            no progress output
+          Trials with a summary.json are skipped, so rerunning resumes a killed sweep.
+          Exit 0 all trials done, 1 bad input (nothing ran), 3 some trial diverged,
+          4 some trial failed (its error.txt says why; rerun to retry it).
+  merge   build DIR/index.csv of a sweep from its trial folders: those under DIR and, when
+          given, under each SHARD_DIR (shards run with different --out; completed trials are
+          copied into DIR)
+          --out=DIR          sweep folder (required)
+          Exit 0 every trial done, 3 some trial diverged, 4 some trial pending or failed.
   fit     fit the effective theory to a recorded curves.csv (ours, or exported from
           another framework in the same format)
           --curves=FILE      curves.csv: step,layer,quantity,value (required)
@@ -104,6 +128,14 @@ int Run(const std::vector<std::string>& args) {
     std::fprintf(stderr, "replearn: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  if (spec->has_sweep()) {
+    std::fprintf(stderr,
+                 "replearn run: %s has a sweep { } section; run it with replearn sweep "
+                 "--spec=%s, or rerun one trial with replearn run --spec=<sweep "
+                 "folder>/<trial>/spec.pbtxt\n",
+                 spec_path.c_str(), spec_path.c_str());
+    return 1;
+  }
   const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
   ResolveInitNpz(wd != nullptr ? wd : "", ResolvePath(spec_path), *spec);
   if (out.empty()) out = spec->output().dir();
@@ -126,6 +158,11 @@ int Run(const std::vector<std::string>& args) {
       Figure(s.y0).c_str(), Figure(s.w0).c_str(), static_cast<long long>(s.steps),
       Figure(s.final_loss).c_str(), Figure(s.h_final).c_str(), s.wall_seconds,
       s.out_dir.c_str());
+  if (std::isfinite(s.test_accuracy) || std::isfinite(s.test_loss)) {
+    std::printf("  held-out split: test loss = %s  test accuracy = %s  (train accuracy %s)\n",
+                Figure(s.test_loss).c_str(), Figure(s.test_accuracy).c_str(),
+                Figure(s.train_accuracy).c_str());
+  }
   if (s.fitted) {
     std::printf(
         "  theory fit at layer %d: eta_h = %s  eta_y = %s  eta_ybar = %s\n"
@@ -148,6 +185,140 @@ int Run(const std::vector<std::string>& args) {
     return 3;
   }
   return 0;
+}
+
+int Sweep(const std::vector<std::string>& args) {
+  std::string spec_path, out;
+  std::vector<std::string> sets;
+  SweepOptions options;
+  for (const std::string& arg : args) {
+    absl::string_view v = arg;
+    if (absl::ConsumePrefix(&v, "--spec=")) {
+      spec_path = std::string(v);
+    } else if (absl::ConsumePrefix(&v, "--out=")) {
+      out = std::string(v);
+    } else if (absl::ConsumePrefix(&v, "--set=")) {
+      sets.emplace_back(v);
+    } else if (absl::ConsumePrefix(&v, "--threads=")) {
+      if (!absl::SimpleAtoi(v, &options.threads) || options.threads < 0) {
+        std::fprintf(stderr, "replearn sweep: --threads = \"%s\"; must be an integer >= 0\n",
+                     std::string(v).c_str());
+        return 1;
+      }
+    } else if (absl::ConsumePrefix(&v, "--shard=")) {
+      const absl::StatusOr<Shard> shard = ParseShard(v);
+      if (!shard.ok()) {
+        std::fprintf(stderr, "replearn sweep: %s\n", std::string(shard.status().message()).c_str());
+        return 1;
+      }
+      options.shard = *shard;
+    } else if (arg == "--quiet") {
+      options.progress = false;
+    } else {
+      std::fprintf(stderr, "replearn sweep: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
+      return 1;
+    }
+  }
+  if (spec_path.empty()) {
+    std::fprintf(stderr, "replearn sweep: --spec=FILE is required\n\n%s", kUsage);
+    return 1;
+  }
+  const std::string resolved_spec = ResolvePath(spec_path);
+  auto spec = LoadExperiment(resolved_spec);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "replearn: %s\n", std::string(spec.status().message()).c_str());
+    return 1;
+  }
+  if (const absl::Status s = ApplyOverrides(*spec, sets); !s.ok()) {
+    std::fprintf(stderr, "replearn: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  const char* wd_env = std::getenv("BUILD_WORKING_DIRECTORY");
+  const std::string wd = wd_env != nullptr ? wd_env : "";
+  ResolveInitNpz(wd, resolved_spec, *spec);
+  const absl::StatusOr<SweepPlan> plan = ExpandSweep(*spec, wd, resolved_spec);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "replearn: %s: %s\n", spec_path.c_str(),
+                 std::string(plan.status().message()).c_str());
+    return 1;
+  }
+  if (const absl::Status s = ValidateSweep(*plan); !s.ok()) {
+    std::fprintf(stderr, "replearn: %s: %s\n", spec_path.c_str(), std::string(s.message()).c_str());
+    return 1;
+  }
+  if (out.empty()) out = spec->output().dir();
+  if (out.empty()) out = JoinPath("runs", spec->name());
+  options.out_dir = ResolveOutPath(out);
+  const absl::StatusOr<SweepResult> result = RunSweep(*plan, options);
+  if (!result.ok()) {
+    std::fprintf(stderr, "replearn: %s\n", std::string(result.status().message()).c_str());
+    return 1;
+  }
+  const SweepResult& r = *result;
+  std::string scope = absl::StrCat(plan->trials.size(), " trials");
+  if (options.shard.count > 1) {
+    absl::StrAppend(&scope, ", shard ", options.shard.index, "/", options.shard.count, ": ",
+                    r.total);
+  }
+  std::printf(
+      "sweep %s: %s; %d done before, %d run now\n"
+      "  %d finished, %d converged, %d diverged, %d failed\n"
+      "  index: %s\n",
+      spec->name().c_str(), scope.c_str(), r.skipped, r.ran, r.finished, r.converged, r.diverged,
+      r.failed, r.index_path.c_str());
+  for (const std::string& failure : r.failures) {
+    std::fprintf(stderr, "replearn sweep: trial %s\n", failure.c_str());
+  }
+  if (r.failed > 0) {
+    std::fprintf(stderr,
+                 "replearn sweep: %d trials failed (error.txt in their folders); rerun the same "
+                 "command to retry them\n",
+                 r.failed);
+    return 4;
+  }
+  if (r.diverged > 0) {
+    std::fprintf(stderr, "replearn sweep: %d trials diverged (status in the index)\n", r.diverged);
+    return 3;
+  }
+  return 0;
+}
+
+int Merge(const std::vector<std::string>& args) {
+  std::string out;
+  std::vector<std::string> sources;
+  for (const std::string& arg : args) {
+    absl::string_view v = arg;
+    if (absl::ConsumePrefix(&v, "--out=")) {
+      out = ResolveOutPath(std::string(v));
+    } else if (absl::StartsWith(arg, "-")) {
+      std::fprintf(stderr, "replearn merge: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
+      return 1;
+    } else {
+      sources.push_back(ResolveOutPath(arg));
+    }
+  }
+  if (out.empty()) {
+    std::fprintf(stderr, "replearn merge: --out=DIR is required\n\n%s", kUsage);
+    return 1;
+  }
+  const absl::StatusOr<SweepResult> result = MergeSweep(out, sources);
+  if (!result.ok()) {
+    std::fprintf(stderr, "replearn merge: %s\n", std::string(result.status().message()).c_str());
+    return 1;
+  }
+  const SweepResult& r = *result;
+  std::printf(
+      "merge: %d trials: %d finished, %d converged, %d diverged, %d failed, %d pending\n"
+      "  index: %s\n",
+      r.total, r.finished, r.converged, r.diverged, r.failed, r.pending, r.index_path.c_str());
+  if (r.failed > 0 || r.pending > 0) {
+    std::fprintf(stderr,
+                 "replearn merge: %d trials failed and %d are pending; rerun the sweep (or its "
+                 "shards) to complete them, then merge again\n",
+                 r.failed, r.pending);
+    return 4;
+  }
+  return r.diverged > 0 ? 3 : 0;
 }
 
 bool ParseNumber(absl::string_view flag, absl::string_view text, double* out) {
@@ -246,6 +417,8 @@ int ReplearnMain(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "run") return Run(args);
   if (command == "fit") return Fit(args);
+  if (command == "sweep") return Sweep(args);
+  if (command == "merge") return Merge(args);
   std::fprintf(stderr, "replearn: unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
   return 1;
 }

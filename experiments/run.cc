@@ -1,5 +1,7 @@
 #include "experiments/run.h"
 
+#include "metrics/two_point.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -88,6 +90,9 @@ std::string SummaryJson(const Experiment& spec, const RunSummary& s) {
   field("h0", JsonNumber(s.h0));
   field("y0", JsonNumber(s.y0));
   field("w0", JsonNumber(s.w0));
+  if (std::isfinite(s.test_loss)) field("test_loss", JsonNumber(s.test_loss));
+  if (std::isfinite(s.test_accuracy)) field("test_accuracy", JsonNumber(s.test_accuracy));
+  if (std::isfinite(s.train_accuracy)) field("train_accuracy", JsonNumber(s.train_accuracy));
   field("h_final", JsonNumber(s.h_final), /*last=*/!s.fitted);
   if (s.fitted) {
     field("eta_h", JsonNumber(s.eta_h));
@@ -122,6 +127,7 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
 
   TrainOptions train_options;
   train_options.progress = options.progress;
+  train_options.out_dir = options.out_dir;
   ASSIGN_OR_RETURN(TrainResult result, Train(trial, train_options));
   RETURN_IF_ERROR(result.curves.WriteCsv(JoinPath(options.out_dir, "curves.csv")));
   if (spec.output().save_weights()) {
@@ -133,6 +139,9 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   s.status = result.status;
   s.steps = result.steps;
   s.final_loss = result.final_loss;
+  s.test_loss = result.test_loss;
+  s.test_accuracy = result.test_accuracy;
+  s.train_accuracy = result.train_accuracy;
   s.diverged_step = result.diverged_step;
   s.train_seconds = result.wall_seconds;
   s.tracked_layer = TrackedLayer(spec, trial.net->num_hidden());
@@ -147,12 +156,20 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
     a.curves_path = JoinPath(options.out_dir, "curves.csv");
     a.out_dir = options.out_dir;
     const Dataset& data = *trial.data;
-    a.dx2 = (data.x.row(1) - data.x.row(0)).cast<double>().squaredNorm();
-    a.dy2 = (data.y.row(1) - data.y.row(0)).cast<double>().squaredNorm();
+    // The pair the (first) two_point probe followed; BuildTrial required one.
+    std::pair<int, int> pair{0, 1};
+    for (const ProbeSpec& p : spec.probe()) {
+      if (p.has_two_point()) {
+        ASSIGN_OR_RETURN(pair, TwoPointExamples(p.two_point(), data));
+        break;
+      }
+    }
+    a.dx2 = (data.x.row(pair.second) - data.x.row(pair.first)).cast<double>().squaredNorm();
+    a.dy2 = (data.y.row(pair.second) - data.y.row(pair.first)).cast<double>().squaredNorm();
     a.layers.assign(spec.theory().layers().begin(), spec.theory().layers().end());
     a.tracked_layer = s.tracked_layer;
     a.alternatives = spec.theory().alternatives();
-    a.threads = 0;  // fits run on std::threads, one per core
+    a.threads = options.fit_threads;  // 0 = std::threads, one per core
     ASSIGN_OR_RETURN(const Analysis analysis, AnalyseCurves(a));
     const FitResult& f = analysis.tracked();
     s.fitted = true;

@@ -12,6 +12,7 @@
 #ifndef REPLEARN_EXPERIMENTS_RUN_H_
 #define REPLEARN_EXPERIMENTS_RUN_H_
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,9 @@ namespace replearn {
 struct RunOptions {
   std::string out_dir;  // required
   bool progress = true;
+  // Threads of the theory fit after training; 0 = all cores. Runners that train several
+  // runs at once set 1 so their fits do not oversubscribe the cores.
+  int fit_threads = 0;
 };
 
 struct RunSummary {
@@ -32,6 +36,8 @@ struct RunSummary {
   std::string status;
   int64_t steps = 0;
   double final_loss = 0;
+  // Held-out split and training-set accuracy (TrainResult); NaN when not measured.
+  double test_loss = std::nan(""), test_accuracy = std::nan(""), train_accuracy = std::nan("");
   int64_t diverged_step = -1;
   double wall_seconds = 0;   // whole run: build, train, write
   double train_seconds = 0;  // the training loop alone (steps and probes)

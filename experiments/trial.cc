@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "core/file_util.h"
 #include "core/npy.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "core/status_macros.h"
 
 namespace replearn {
@@ -124,10 +126,26 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
   if (!(t.stop_loss() >= 0)) {
     problems.push_back(absl::StrCat("training.stop_loss = ", t.stop_loss(), "; must be >= 0"));
   }
+  if (t.batch_size() < 0) {
+    problems.push_back(absl::StrCat("training.batch_size = ", t.batch_size(),
+                                    "; must be >= 0 (0 = full batch)"));
+  }
+  if (t.epochs() < 0) {
+    problems.push_back(absl::StrCat("training.epochs = ", t.epochs(), "; must be >= 0"));
+  }
+  if (t.epochs() > 0 && t.has_steps()) {
+    problems.push_back(absl::StrCat("training.epochs = ", t.epochs(), " and training.steps = ",
+                                    t.steps(), " are both set; set one of them"));
+  }
+  if (t.eval_every_epochs() < 0) {
+    problems.push_back(absl::StrCat("training.eval_every_epochs = ", t.eval_every_epochs(),
+                                    "; must be >= 0 (0 = never)"));
+  }
   if (t.threads() < 0) {
     problems.push_back(
         absl::StrCat("training.threads = ", t.threads(), "; must be >= 0 (0 = all cores)"));
   }
+  note(CreateOptimizer(t).status());
   if (!spec.has_dataset()) problems.push_back("dataset: missing; the spec must set a dataset");
   if (!spec.has_architecture()) {
     problems.push_back("architecture: missing; the spec must set an architecture");
@@ -196,39 +214,141 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
   return trial;
 }
 
+namespace {
+
+// Rng stream of the per-epoch shuffles (initialisations use small streams, dropout 2^32).
+constexpr uint64_t kShuffleStream = uint64_t{3} << 32;
+
+// 1/2 mean over rows of ||yhat - y||^2 (summed over output units); when d_output is not
+// null also dL/dyhat = (yhat - y) / rows.
+double MseLoss(const float* yhat, const float* y, int rows, int out, float* d_output) {
+  double loss = 0;
+  const int64_t count = int64_t{rows} * out;
+  for (int64_t i = 0; i < count; ++i) {
+    const float r = yhat[i] - y[i];
+    loss += static_cast<double>(r) * r;
+    if (d_output != nullptr) d_output[i] = r / static_cast<float>(rows);
+  }
+  return loss * 0.5 / rows;
+}
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN without labels
+};
+
+// Eval-mode loss (and accuracy when labels are given) over all rows of (x, y), in chunks of
+// `chunk` rows so the network's buffers keep the training batch size.
+absl::StatusOr<EvalResult> Evaluate(Architecture& net, const MatrixRM& x, const MatrixRM& y,
+                                    const std::vector<int>& labels, int chunk) {
+  const int n = static_cast<int>(x.rows());
+  const int out = static_cast<int>(y.cols());
+  EvalResult result;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int begin = 0; begin < n; begin += chunk) {
+    const int rows = std::min(chunk, n - begin);
+    RETURN_IF_ERROR(net.Forward(x.row(begin).data(), rows, /*train=*/false));
+    const float* yhat = net.output();
+    loss_sum += MseLoss(yhat, y.row(begin).data(), rows, out, nullptr) * rows;
+    if (!labels.empty()) {
+      for (int r = 0; r < rows; ++r) {
+        const float* row = yhat + int64_t{r} * out;
+        correct += std::max_element(row, row + out) - row == labels[begin + r];
+      }
+    }
+  }
+  result.loss = loss_sum / n;
+  if (!labels.empty()) result.accuracy = static_cast<double>(correct) / n;
+  return result;
+}
+
+}  // namespace
+
+int64_t TrainingSteps(const TrainingSpec& t, int num_examples) {
+  if (t.epochs() <= 0) return t.steps();
+  const int batch = t.batch_size() > 0 ? std::min(t.batch_size(), num_examples) : num_examples;
+  const int64_t per_epoch = (int64_t{num_examples} + batch - 1) / batch;
+  return int64_t{t.epochs()} * per_epoch;
+}
+
 absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
   const TrainingSpec& t = trial.spec.training();
   SetDnnlThreads(t.threads() > 0 ? t.threads() : omp_get_num_procs());
   Architecture& net = *trial.net;
   const Dataset& data = *trial.data;
   const int n = data.size();
+  const int in = data.input_dim();
   const int out = data.output_dim();
-  const float* x = data.x.data();
-  const float lr = static_cast<float>(t.learning_rate());
-  std::vector<float> d_output(static_cast<size_t>(n) * out);
+  const int batch = t.batch_size() > 0 ? std::min(t.batch_size(), n) : n;
+  const bool minibatch = batch < n;
+  const int64_t per_epoch = (int64_t{n} + batch - 1) / batch;
+  const int64_t last_step = TrainingSteps(t, n);
+  ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer, CreateOptimizer(t));
+  std::vector<float> d_output(static_cast<size_t>(batch) * out);
+  // Minibatch rows are gathered here in the epoch's order; full batch trains on data.x.
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  MatrixRM batch_x(minibatch ? batch : 0, in), batch_y(minibatch ? batch : 0, out);
+  const bool evaluate = t.eval_every_epochs() > 0 && data.test_size() > 0;
 
   TrainResult result;
   TrainerProbeContext ctx(net);
-  Progress progress(options.label.empty() ? trial.spec.name() : options.label, t.steps(), "step");
+  ctx.out_dir = options.out_dir;
+  Progress progress(options.label.empty() ? trial.spec.name() : options.label, last_step, "step");
+  double epoch_loss = 0;
+  int64_t epoch_batches = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0;; ++step) {
+    const int64_t epoch = step / per_epoch;
+    const bool epoch_start = step % per_epoch == 0;
+    if (minibatch && epoch_start && step > 0 && epoch_batches > 0) {
+      result.curves.Add(step, -1, "train_loss", epoch_loss / epoch_batches);
+      epoch_loss = 0;
+      epoch_batches = 0;
+    }
+    if (evaluate && epoch_start &&
+        (epoch % t.eval_every_epochs() == 0 || step == last_step)) {
+      ctx.Invalidate();
+      ASSIGN_OR_RETURN(const EvalResult e,
+                       Evaluate(net, data.x_test, data.y_test, data.test_labels, batch));
+      result.curves.Add(step, -1, "test_loss", e.loss);
+      if (std::isfinite(e.accuracy)) result.curves.Add(step, -1, "test_accuracy", e.accuracy);
+      result.test_loss = e.loss;
+      result.test_accuracy = e.accuracy;
+    }
     for (auto& probe : trial.probes) {
-      if (probe->ObservesStep(step, t.steps())) {
+      if (probe->ObservesStep(step, last_step)) {
         RETURN_IF_ERROR(probe->Observe(step, ctx, result.curves));
       }
     }
-    if (!ctx.Holds(x, n)) RETURN_IF_ERROR(net.Forward(x, n, /*train=*/true));
+    if (step == last_step && minibatch) {
+      result.steps = step;
+      result.status = "finished";
+      break;
+    }
+    const float* x = data.x.data();
+    const float* y = data.y.data();
+    int rows = n;
+    if (minibatch) {
+      if (epoch_start && t.shuffle()) {
+        Rng rng(Rng::DeriveSeed(t.seed(), kShuffleStream + static_cast<uint64_t>(epoch)));
+        for (int i = n - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(i + 1)]);
+      }
+      const int64_t first = (step % per_epoch) * batch;
+      rows = static_cast<int>(std::min<int64_t>(batch, n - first));
+      for (int r = 0; r < rows; ++r) {
+        batch_x.row(r) = data.x.row(order[first + r]);
+        batch_y.row(r) = data.y.row(order[first + r]);
+      }
+      x = batch_x.data();
+      y = batch_y.data();
+    }
+    if (!ctx.Holds(x, rows)) RETURN_IF_ERROR(net.Forward(x, rows, /*train=*/true));
     ctx.Invalidate();
 
-    // L = 1/2 mean_i ||yhat_i - y_i||^2 (sum over output units); dL/dyhat_i = r_i / n.
-    const float* yhat = net.output();
-    double loss = 0;
-    for (int i = 0; i < n * out; ++i) {
-      const float r = yhat[i] - data.y.data()[i];
-      loss += static_cast<double>(r) * r;
-      d_output[i] = r / static_cast<float>(n);
-    }
-    loss *= 0.5 / n;
+    // L = 1/2 mean_i ||yhat_i - y_i||^2 (sum over output units); dL/dyhat_i = r_i / rows.
+    const double loss = MseLoss(net.output(), y, rows, out, d_output.data());
     result.final_loss = loss;
     result.steps = step;
     if (!std::isfinite(loss)) {
@@ -240,12 +360,24 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
       result.status = "converged";
       break;
     }
-    if (step == t.steps()) {
+    if (step == last_step) {
       result.status = "finished";
       break;
     }
-    RETURN_IF_ERROR(net.BackwardSgd(d_output.data(), lr));
-    if (options.progress) progress.Update(step + 1, absl::StrFormat("loss %.3e", loss));
+    RETURN_IF_ERROR(net.Backward(d_output.data(), *optimizer));
+    epoch_loss += loss;
+    ++epoch_batches;
+    if (options.progress) {
+      progress.Update(step + 1, minibatch ? absl::StrFormat("epoch %d  loss %.3e", epoch + 1, loss)
+                                          : absl::StrFormat("loss %.3e", loss));
+    }
+  }
+  if (result.status != "diverged" && (minibatch || net.has_train_only_behaviour())) {
+    // Report the network itself on the whole training set, not one minibatch or one draw
+    // of its dropout masks.
+    ASSIGN_OR_RETURN(const EvalResult e, Evaluate(net, data.x, data.y, data.labels, batch));
+    result.final_loss = e.loss;
+    result.train_accuracy = e.accuracy;
   }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -4,6 +4,7 @@
 #define REPLEARN_EXPERIMENTS_TRIAL_H_
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec);
 struct TrainOptions {
   bool progress = true;  // progress bar / periodic lines on stderr
   std::string label;     // shown in progress lines; default the experiment name
+  std::string out_dir;   // the run folder, handed to probes (ProbeContext::out_dir)
 };
 
 struct TrainResult {
@@ -41,16 +43,31 @@ struct TrainResult {
   // the loss fell below training.stop_loss; "diverged": the loss or output became NaN/Inf.
   std::string status;
   int64_t steps = 0;        // updates applied
-  double final_loss = 0;    // training loss at the last measurement (before no update)
+  // Training loss at the last measurement (before no update); for networks whose training
+  // forward differs (dropout), the loss of an eval-mode forward at that point instead.
+  double final_loss = 0;
   int64_t diverged_step = -1;
+  // Datasets with a held-out split: the last evaluation (NaN when none ran or, for the
+  // accuracy, when the dataset has no labels).
+  double test_loss = std::numeric_limits<double>::quiet_NaN();
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();
+  // Minibatch or dropout training of a labelled dataset: eval-mode accuracy on the whole
+  // training set at the end.
+  double train_accuracy = std::numeric_limits<double>::quiet_NaN();
   double wall_seconds = 0;  // training loop only
   CurveLog curves;
 };
 
-// Full-batch training with the spec's optimiser. At step s = 0, 1, ..., the probes that
-// observe s record the network (before update s+1), then the loss is computed on the
-// training batch, and, unless the run ends at s, one update is applied. The run ends at
-// s = training.steps, when the loss is below training.stop_loss, or when it is not finite.
+// Updates the run will apply: training.steps, or with training.epochs > 0 that many
+// epochs of ceil(num_examples / batch_size) minibatches.
+int64_t TrainingSteps(const TrainingSpec& training, int num_examples);
+
+// Training with the spec's optimiser, full batch or in minibatches (training.batch_size).
+// At step s = 0, 1, ..., at epoch starts the held-out split is evaluated (see
+// training.eval_every_epochs), the probes that observe s record the network (before update
+// s+1), then the loss is computed on the step's batch and, unless the run ends at s, one
+// update is applied. The run ends at s = TrainingSteps(), when the loss is below
+// training.stop_loss, or when it is not finite.
 absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options);
 
 }  // namespace replearn

@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/file_util.h"
+#include "core/rng.h"
 #include "experiments/loader.h"
 #include "experiments/run.h"
 #include "gmock/gmock.h"
@@ -47,6 +51,28 @@ TEST(BuildTrial, ReportsEveryProblemAtOnceNamingFields) {
   EXPECT_THAT(trial.status().message(), HasSubstr("training.learning_rate = -0.1; must be > 0"));
   EXPECT_THAT(trial.status().message(), HasSubstr("training.steps = -3"));
   EXPECT_THAT(trial.status().message(), HasSubstr("architecture.mlp.depth = 0"));
+}
+
+TEST(Train, AdamTrainsAndItsHyperparametersAreValidatedBeforeTraining) {
+  Experiment spec = SmallSpec(300);
+  spec.mutable_training()->set_optimizer(ADAM);
+  spec.mutable_training()->set_learning_rate(1e-3);
+  const TrainResult adam = TrainOrDie(spec);
+  EXPECT_EQ(adam.status, "finished");
+  // Adam's first update moves every parameter by ~lr against its gradient's sign, so the
+  // run differs from SGD at the same rate and the loss falls far below its start.
+  Experiment sgd_spec = spec;
+  sgd_spec.mutable_training()->set_optimizer(SGD);
+  const TrainResult sgd = TrainOrDie(sgd_spec);
+  EXPECT_NE(adam.final_loss, sgd.final_loss);
+  const double first_loss = adam.curves.First("loss");
+  ASSERT_GT(first_loss, 0);
+  EXPECT_LT(adam.final_loss, 1e-2 * first_loss);
+
+  spec.mutable_training()->mutable_adam()->set_beta2(1.5);
+  const auto trial = BuildTrial(spec);
+  EXPECT_EQ(trial.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(trial.status().message(), HasSubstr("training.adam.beta2 = 1.5; must be in [0, 1)"));
 }
 
 TEST(BuildTrial, RejectsProbeLayerAndTrackedLayerOutsideTheNetwork) {
@@ -149,6 +175,120 @@ TEST(RunExperiment, DefaultSpecSmokeWritesAllFilesReproducibly) {
   EXPECT_EQ(resolved->architecture().mlp().width(), 8);
   ASSERT_TRUE(RunExperiment(*resolved, RunOptions{dir, false}).ok());
   EXPECT_EQ(*ReadFile(JoinPath(dir, "curves.csv")), curves);
+}
+
+}  // namespace
+}  // namespace replearn
+
+namespace replearn {
+namespace {
+
+// A 10-example, 3-class problem with a 6-example held-out split, on a small MLP.
+Trial ClassificationTrial(int batch_size, bool shuffle, uint64_t seed) {
+  Experiment spec;
+  auto* mlp = spec.mutable_architecture()->mutable_mlp();
+  mlp->set_depth(2);
+  mlp->set_width(8);
+  spec.mutable_training()->set_learning_rate(0.1);
+  spec.mutable_training()->set_batch_size(batch_size);
+  spec.mutable_training()->set_epochs(4);
+  spec.mutable_training()->set_shuffle(shuffle);
+  spec.mutable_training()->set_seed(seed);
+  spec.mutable_theory()->set_enabled(false);
+  Trial trial;
+  trial.spec = spec;
+  auto data = std::make_unique<Dataset>();
+  Rng rng(99);
+  auto fill = [&](MatrixRM& x, MatrixRM& y, std::vector<int>& labels, int n) {
+    x.resize(n, 3);
+    y = MatrixRM::Zero(n, 3);
+    for (int i = 0; i < n; ++i) {
+      labels.push_back(static_cast<int>(rng.UniformInt(3)));
+      for (int j = 0; j < 3; ++j) x(i, j) = static_cast<float>(rng.Normal()) + (j == labels[i]);
+      y(i, labels.back()) = 1.0f;
+    }
+  };
+  fill(data->x, data->y, data->labels, 10);
+  fill(data->x_test, data->y_test, data->test_labels, 6);
+  BuildContext ctx{3, 3, seed};
+  auto net = CreateArchitecture(spec.architecture(), ctx);
+  EXPECT_TRUE(net.ok()) << net.status();
+  trial.net = *std::move(net);
+  trial.data = std::move(data);
+  return trial;
+}
+
+TEST(TrainMinibatch, UnshuffledEpochsAreTheBatchesInOrderAsPlainSgdSteps) {
+  Trial trial = ClassificationTrial(/*batch_size=*/4, /*shuffle=*/false, 5);
+  // The same network trained by hand: batches rows 0-3, 4-7, 8-9, four times.
+  Trial twin = ClassificationTrial(4, false, 5);
+  const Dataset& d = *twin.data;
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    for (int first = 0; first < 10; first += 4) {
+      const int rows = std::min(4, 10 - first);
+      ASSERT_TRUE(twin.net->Forward(d.x.row(first).data(), rows, true).ok());
+      std::vector<float> g(rows * 3);
+      for (int i = 0; i < rows * 3; ++i) {
+        g[i] = (twin.net->output()[i] - d.y.row(first).data()[i]) / rows;
+      }
+      ASSERT_TRUE(twin.net->BackwardSgd(g.data(), 0.1f).ok());
+    }
+  }
+  const auto result = Train(trial, TrainOptions{.progress = false});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, "finished");
+  EXPECT_EQ(result->steps, 12);  // 4 epochs of ceil(10 / 4) = 3 updates
+  EXPECT_EQ(TrainingSteps(trial.spec.training(), 10), 12);
+  const auto a = trial.net->parameters(), b = twin.net->parameters();
+  for (size_t p = 0; p < a.size(); ++p) {
+    EXPECT_TRUE(std::equal(a[p].data, a[p].data + a[p].size(), b[p].data)) << a[p].name;
+  }
+  // Held-out evaluation at every epoch start and at the end; train_loss after each epoch.
+  std::vector<int64_t> test_steps, train_steps;
+  for (const auto& row : result->curves.rows()) {
+    if (std::string(row.quantity) == "test_loss") test_steps.push_back(row.step);
+    if (std::string(row.quantity) == "train_loss") train_steps.push_back(row.step);
+  }
+  EXPECT_EQ(test_steps, (std::vector<int64_t>{0, 3, 6, 9, 12}));
+  EXPECT_EQ(train_steps, (std::vector<int64_t>{3, 6, 9, 12}));
+  // The last test_accuracy is the argmax accuracy of the final network on the split.
+  ASSERT_TRUE(twin.net->Forward(d.x_test.data(), 6, false).ok());
+  int correct = 0;
+  for (int i = 0; i < 6; ++i) {
+    const float* row = twin.net->output() + 3 * i;
+    correct += std::max_element(row, row + 3) - row == d.test_labels[i];
+  }
+  EXPECT_DOUBLE_EQ(result->curves.Last("test_accuracy"), correct / 6.0);
+  EXPECT_DOUBLE_EQ(result->test_accuracy, correct / 6.0);
+  double loss = 0;
+  for (int i = 0; i < 18; ++i) {
+    const double r = double{twin.net->output()[i]} - d.y_test.data()[i];
+    loss += r * r;
+  }
+  EXPECT_NEAR(result->test_loss, loss / 12, 1e-6);
+}
+
+TEST(TrainMinibatch, ShufflingIsSeededAndChangesTheRun) {
+  auto run = [](uint64_t seed, bool shuffle) {
+    Trial trial = ClassificationTrial(3, shuffle, seed);
+    auto result = Train(trial, TrainOptions{.progress = false});
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result->curves.ToCsv() + absl::StrCat(result->final_loss);
+  };
+  EXPECT_EQ(run(5, true), run(5, true));
+  EXPECT_NE(run(5, true), run(5, false));
+}
+
+TEST(BuildTrial, RejectsBadMinibatchSettings) {
+  Experiment spec = SmallSpec();
+  spec.mutable_training()->set_batch_size(-2);
+  spec.mutable_training()->set_epochs(3);  // and steps is set by SmallSpec
+  spec.mutable_training()->set_eval_every_epochs(-1);
+  const auto trial = BuildTrial(spec);
+  EXPECT_THAT(trial.status().message(), HasSubstr("training.batch_size = -2"));
+  EXPECT_THAT(trial.status().message(),
+              HasSubstr("training.epochs = 3 and training.steps = 20 are both set"));
+  EXPECT_THAT(trial.status().message(), HasSubstr("training.eval_every_epochs = -1"));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "architectures/architecture.h"
@@ -32,6 +33,9 @@ class ProbeContext {
   // The network after an eval-mode forward on x ([batch, input_dim], row-major). x must
   // stay valid until the step's update (probes pass rows of the Dataset).
   virtual absl::StatusOr<const Architecture*> EvalForward(const float* x, int batch) = 0;
+  // The run folder, for probes that write files of their own (distance_matrix, mds);
+  // RunExperiment sets it (TrainOptions::out_dir). "" = none: such probes then fail.
+  std::string out_dir;
 };
 
 class Probe {

@@ -1,0 +1,359 @@
+#include "experiments/universality.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/file_util.h"
+#include "core/oneof.h"
+#include "core/status_macros.h"
+#include "experiments/figures.h"
+#include "experiments/loader.h"
+#include "experiments/trial.h"
+
+namespace replearn {
+namespace {
+
+// THEORY.md section 7's row order.
+constexpr const char* kRowOrder[] = {
+    "default", "shallow",  "narrow",   "linear",   "elu",      "tanh",     "relu",
+    "swish",   "skip",     "cnn",      "dropout",  "gain_0.9", "gain_1.1", "gain_1.2",
+    "gain_1.3", "gain_1.4", "gain_1.6", "adam",    "two_layer"};
+
+int RowRank(const std::string& name) {
+  const auto* end = std::end(kRowOrder);
+  return static_cast<int>(std::find(std::begin(kRowOrder), end, name) - std::begin(kRowOrder));
+}
+
+constexpr int kSmokeSteps = 50;
+constexpr int kSmokeWidth = 32;
+
+// Shrinks a row for a smoke run; keeps the row's width when the architecture rejects the
+// small one (e.g. a CNN whose convolutions need a longer sequence).
+void Shrink(Experiment& spec) {
+  spec.mutable_training()->set_steps(kSmokeSteps);
+  const std::string arm = SetOneofArm(spec.architecture());
+  if (arm.empty()) return;
+  const auto* arm_field = ArchitectureSpec::descriptor()->FindFieldByName(arm);
+  if (arm_field == nullptr) return;
+  const auto* width = arm_field->message_type()->FindFieldByName("width");
+  if (width == nullptr || width->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_INT32) {
+    return;
+  }
+  Experiment small = spec;
+  auto* options = small.mutable_architecture()->GetReflection()->MutableMessage(
+      small.mutable_architecture(), arm_field);
+  options->GetReflection()->SetInt32(options, width, kSmokeWidth);
+  if (BuildTrial(small).ok()) spec = small;
+}
+
+std::string Number(double v) { return std::isfinite(v) ? absl::StrFormat("%.10g", v) : ""; }
+
+absl::Status RenderSuiteFigure(const std::vector<SuiteRow>& rows,
+                               const std::vector<RunSummary>& summaries,
+                               const std::string& out_dir) {
+  const int n = static_cast<int>(rows.size());
+  const int cols = std::min(n, 5);
+  const int grid_rows = (n + cols - 1) / cols;
+  std::vector<std::string> outputs;
+  std::string script = "set datafile separator ','\n";
+  for (const char* ext : {"png", "svg"}) {
+    const std::string out = JoinPath(out_dir, absl::StrCat("universality.", ext));
+    outputs.push_back(out);
+    const int width = 330 * cols, height = 260 * grid_rows + 60;
+    absl::StrAppend(
+        &script,
+        std::string(ext) == "png"
+            ? absl::StrFormat("set terminal pngcairo noenhanced size %d,%d font ',8'\n", width,
+                              height)
+            : absl::StrFormat("set terminal svg noenhanced size %d,%d font 'sans,8'\n", width,
+                              height),
+        "set output ", GnuplotQuote(out + ".tmp"), "\n",
+        absl::StrFormat("set multiplot layout %d,%d title 'Universality: h (blue), y (green), w "
+                        "(orange) over their measured maximum; measured solid, fitted theory "
+                        "dashed'\n",
+                        grid_rows, cols),
+        "set grid\nunset key\nset xtics font ',7'\nset ytics 0.5\n");
+    for (int r = 0; r < n; ++r) {
+      const RunSummary& s = summaries[r];
+      const std::string curves = JoinPath(s.out_dir, "curves.csv");
+      const std::string theory = JoinPath(s.out_dir, "theory_curves.csv");
+      const std::string layer = absl::StrCat(s.tracked_layer);
+      const bool fitted = s.fitted && FileExists(theory);
+      absl::StrAppend(&script, "set title ",
+                      GnuplotQuote(absl::StrCat(rows[r].name, fitted ? absl::StrFormat(
+                                                                  "  (fit loss %.3g)",
+                                                                  s.normalised_loss)
+                                                            : "  (not fitted)")),
+                      "\n");
+      // Each quantity's scale: its largest measured value (1 when it is never positive).
+      const std::pair<const char*, std::string> quantities[] = {{"h", layer}, {"y", ""}, {"w", ""}};
+      for (const auto& [q, l] : quantities) {
+        absl::StrAppend(&script, "stats ", GnuplotRows(curves, q, l), " using 4 nooutput\n",
+                        "m_", q, " = (STATS_max > 0 ? STATS_max : 1)\n");
+      }
+      // (stats honours a fixed yrange, so the range is set only for the plot.)
+      std::string plot = "set yrange [-0.05:1.1]\nplot ";
+      const std::pair<const char*, const char*> colours[] = {
+          {"h", "#1f77b4"}, {"y", "#2ca02c"}, {"w", "#ff7f0e"}};
+      bool first = true;
+      for (const auto& [q, colour] : colours) {
+        const std::string l = std::string(q) == "h" ? layer : "";
+        absl::StrAppend(&plot, first ? "" : ", ", GnuplotRows(curves, q, l), " using 1:($4/m_", q,
+                        ") with lines lw 1.5 lc rgb '", colour, "'");
+        if (fitted) {
+          absl::StrAppend(&plot, ", ", GnuplotRows(theory, q, l), " using 1:($4/m_", q,
+                          ") with lines lw 1.5 dt 2 lc rgb '", colour, "'");
+        }
+        first = false;
+      }
+      absl::StrAppend(&script, plot, "\nset autoscale y\n");
+    }
+    absl::StrAppend(&script, "unset multiplot\nset output\n");
+  }
+  return RunGnuplot(script, outputs);
+}
+
+// The gain rows ("default" is gain 1.0) of an MLP suite, ordered by gain.
+std::vector<int> GainRows(const std::vector<SuiteRow>& rows,
+                          const std::vector<RunSummary>& summaries) {
+  std::vector<int> picked;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const bool gain_row = rows[r].name == "default" || absl::StartsWith(rows[r].name, "gain_");
+    if (gain_row && rows[r].spec.architecture().has_mlp() && summaries[r].status != "failed") {
+      picked.push_back(static_cast<int>(r));
+    }
+  }
+  std::sort(picked.begin(), picked.end(), [&](int a, int b) {
+    return rows[a].spec.architecture().mlp().gain() < rows[b].spec.architecture().mlp().gain();
+  });
+  return picked;
+}
+
+// gain_sweep.csv and gain_sweep.{png,svg}: rich to lazy, fit quality and final h against gain.
+absl::Status WriteGainSweep(const std::vector<SuiteRow>& rows,
+                            const std::vector<RunSummary>& summaries, const std::string& out_dir,
+                            bool figures) {
+  const std::vector<int> picked = GainRows(rows, summaries);
+  if (picked.size() < 2) return absl::OkStatus();
+  std::string csv =
+      "row,gain,learning_rate,final_loss,normalised_loss,r2_h,h0,h_final,h_final_predicted\n";
+  for (int r : picked) {
+    const RunSummary& s = summaries[r];
+    const double nan = std::nan("");
+    absl::StrAppend(&csv, rows[r].name, ",", Number(rows[r].spec.architecture().mlp().gain()), ",",
+                    Number(rows[r].spec.training().learning_rate()), ",", Number(s.final_loss),
+                    ",", Number(s.fitted ? s.normalised_loss : nan), ",",
+                    Number(s.fitted ? s.r2_h : nan), ",", Number(s.h0), ",", Number(s.h_final),
+                    ",", Number(s.fitted ? s.h_final_predicted : nan), "\n");
+  }
+  const std::string path = JoinPath(out_dir, "gain_sweep.csv");
+  RETURN_IF_ERROR(WriteFileAtomically(path, csv));
+  if (!figures) return absl::OkStatus();
+  std::vector<std::string> outputs;
+  std::string script = "set datafile separator ','\nset key autotitle columnhead\n";
+  for (const char* ext : {"png", "svg"}) {
+    const std::string out = JoinPath(out_dir, absl::StrCat("gain_sweep.", ext));
+    outputs.push_back(out);
+    absl::StrAppend(
+        &script,
+        std::string(ext) == "png" ? "set terminal pngcairo noenhanced size 1100,450 font ',10'\n"
+                                  : "set terminal svg noenhanced size 1100,450 font 'sans,10'\n",
+        "set output ", GnuplotQuote(out + ".tmp"), "\n",
+        "set multiplot layout 1,2 title 'Gain sweep: rich (small gain) to lazy (large gain)'\n",
+        "set grid\nset xlabel 'init gain'\nset logscale y\nset key top left\n",
+        "set ylabel 'normalised fit loss'\n", "plot ", GnuplotQuote(path),
+        " using 2:5 with linespoints pt 7 lw 2 title 'fit loss at the tracked layer'\n",
+        "set ylabel 'h (tracked layer)'\n", "plot ", GnuplotQuote(path),
+        " using 2:7 with linespoints pt 6 lw 2 title 'h0', '' using 2:8 with linespoints pt 7 "
+        "lw 2 title 'h final (measured)', '' using 2:9 with linespoints pt 4 lw 2 dt 2 title "
+        "'h final [FINAL] (fitted rates)'\n",
+        "unset multiplot\nunset logscale y\nset output\n");
+  }
+  return RunGnuplot(script, outputs);
+}
+
+// summary.json of the suite: per row its final loss and fit figures.
+std::string SuiteSummaryJson(const std::vector<SuiteRow>& rows,
+                             const std::vector<RunSummary>& summaries, int failed) {
+  auto json = [](double v) { return std::isfinite(v) ? absl::StrFormat("%.10g", v) : "null"; };
+  std::string text = absl::StrCat("{\n  \"rows\": ", rows.size(), ",\n  \"failed\": ", failed);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const RunSummary& s = summaries[r];
+    absl::StrAppend(&text, ",\n  \"", rows[r].name, "\": {\"status\": \"", s.status,
+                    "\", \"final_loss\": ", json(s.final_loss), ", \"normalised_loss\": ",
+                    json(s.fitted ? s.normalised_loss : NAN), ", \"r2_h\": ",
+                    json(s.fitted ? s.r2_h : NAN), ", \"r2_y\": ", json(s.fitted ? s.r2_y : NAN),
+                    ", \"r2_w\": ", json(s.fitted ? s.r2_w : NAN), "}");
+  }
+  return text + "\n}\n";
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<SuiteRow>> LoadSuite(const std::string& dir,
+                                                const SuiteOptions& options) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string path = entry.path().string();
+    if (absl::EndsWith(path, ".pbtxt")) files.push_back(path);
+  }
+  if (ec) return absl::NotFoundError(absl::StrCat("universality suite ", dir, ": ", ec.message()));
+  if (files.empty()) {
+    return absl::NotFoundError(absl::StrCat("universality suite ", dir, ": no .pbtxt specs"));
+  }
+  std::vector<SuiteRow> rows;
+  std::vector<std::string> problems;
+  for (const std::string& path : files) {
+    SuiteRow row;
+    row.name = std::filesystem::path(path).stem().string();
+    if (!options.rows.empty() &&
+        std::find(options.rows.begin(), options.rows.end(), row.name) == options.rows.end()) {
+      continue;
+    }
+    auto spec = LoadExperiment(path);
+    if (!spec.ok()) {
+      problems.emplace_back(spec.status().message());
+      continue;
+    }
+    row.spec = *std::move(spec);
+    if (const absl::Status s = ApplyOverrides(row.spec, options.sets); !s.ok()) {
+      problems.push_back(absl::StrCat(path, ": ", s.message()));
+      continue;
+    }
+    if (options.smoke) Shrink(row.spec);
+    if (const auto trial = BuildTrial(row.spec); !trial.ok()) {
+      problems.push_back(absl::StrCat(path, ": ", trial.status().message()));
+      continue;
+    }
+    rows.push_back(std::move(row));
+  }
+  for (const std::string& wanted : options.rows) {
+    if (std::none_of(files.begin(), files.end(), [&](const std::string& f) {
+          return std::filesystem::path(f).stem().string() == wanted;
+        })) {
+      problems.push_back(absl::StrCat("--rows: no spec \"", wanted, ".pbtxt\" in ", dir));
+    }
+  }
+  if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+  std::sort(rows.begin(), rows.end(), [](const SuiteRow& a, const SuiteRow& b) {
+    const int ra = RowRank(a.name), rb = RowRank(b.name);
+    return ra != rb ? ra < rb : a.name < b.name;
+  });
+  return rows;
+}
+
+std::string SuiteCsv(const std::vector<SuiteRow>& rows, const std::vector<RunSummary>& summaries) {
+  std::string csv =
+      "row,final_loss,normalised_loss,eta_h,eta_y,r2_h,r2_y,r2_w,wall_seconds\n";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const RunSummary& s = summaries[r];
+    const double nan = std::nan("");
+    absl::StrAppend(&csv, rows[r].name, ",", Number(s.final_loss), ",",
+                    Number(s.fitted ? s.normalised_loss : nan), ",",
+                    Number(s.fitted ? s.eta_h : nan), ",", Number(s.fitted ? s.eta_y : nan), ",",
+                    Number(s.fitted ? s.r2_h : nan), ",", Number(s.fitted ? s.r2_y : nan), ",",
+                    Number(s.fitted ? s.r2_w : nan), ",", absl::StrFormat("%.3f", s.wall_seconds),
+                    "\n");
+  }
+  return csv;
+}
+
+SuiteResult RunRows(const std::vector<SuiteRow>& rows, const std::string& out_dir, int threads,
+                    bool progress) {
+  const int n = static_cast<int>(rows.size());
+  if (threads <= 0) threads = omp_get_num_procs();
+  threads = std::max(1, std::min(threads, n));
+  SuiteResult result;
+  result.summaries.resize(n);
+  std::vector<std::string> errors(n);
+  std::atomic<int> next{0};
+  std::mutex mu;
+  int done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    for (int r = next++; r < n; r = next++) {
+      RunOptions run;
+      run.out_dir = JoinPath(out_dir, rows[r].name);
+      run.progress = false;
+      run.fit_threads = threads > 1 ? 1 : 0;
+      auto summary = RunExperiment(rows[r].spec, run);
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!summary.ok()) {
+        errors[r] = absl::StrCat(rows[r].name, ": ", summary.status().message());
+        result.summaries[r].status = "failed";
+        result.summaries[r].out_dir = run.out_dir;
+        if (progress) {
+          std::fprintf(stderr, "[%d/%d %.0fs] %s FAILED: %s\n", done, n, elapsed,
+                       rows[r].name.c_str(), std::string(summary.status().message()).c_str());
+        }
+        continue;
+      }
+      result.summaries[r] = *summary;
+      if (progress) {
+        std::fprintf(stderr, "[%d/%d %.0fs] %-10s %s in %.1f s: loss %.3g, fit loss %s\n", done,
+                     n, elapsed, rows[r].name.c_str(), summary->status.c_str(),
+                     summary->wall_seconds, summary->final_loss,
+                     summary->fitted ? absl::StrFormat("%.3g", summary->normalised_loss).c_str()
+                                     : "n/a");
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (std::thread& t : pool) t.join();
+  for (const std::string& e : errors) {
+    if (!e.empty()) {
+      ++result.failed;
+      result.errors.push_back(e);
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<SuiteResult> RunSuite(const std::vector<SuiteRow>& rows, const std::string& out_dir,
+                                     const SuiteOptions& options) {
+  RETURN_IF_ERROR(MakeDirs(out_dir));
+  const int n = static_cast<int>(rows.size());
+  SuiteResult result = RunRows(rows, out_dir, options.threads, options.progress);
+  RETURN_IF_ERROR(
+      WriteFileAtomically(JoinPath(out_dir, "universality.csv"), SuiteCsv(rows, result.summaries)));
+  const bool draw = options.figures && GnuplotAvailable();
+  if (const absl::Status g = WriteGainSweep(rows, result.summaries, out_dir, draw); !g.ok()) {
+    std::fprintf(stderr, "universality: gain sweep figure not drawn: %s\n",
+                 std::string(g.message()).c_str());
+  }
+  if (options.figures && GnuplotAvailable() && result.failed < n) {
+    std::vector<SuiteRow> drawn;
+    std::vector<RunSummary> drawn_summaries;
+    for (int r = 0; r < n; ++r) {
+      if (result.summaries[r].status != "failed") {
+        drawn.push_back(rows[r]);
+        drawn_summaries.push_back(result.summaries[r]);
+      }
+    }
+    if (const absl::Status s = RenderSuiteFigure(drawn, drawn_summaries, out_dir); !s.ok()) {
+      std::fprintf(stderr, "universality: figure not drawn: %s\n", std::string(s.message()).c_str());
+    }
+  }
+  // Last, so its presence means the suite completed.
+  RETURN_IF_ERROR(WriteFileAtomically(JoinPath(out_dir, "summary.json"),
+                                      SuiteSummaryJson(rows, result.summaries, result.failed)));
+  return result;
+}
+
+}  // namespace replearn
