@@ -284,7 +284,7 @@ absl::StatusOr<StructureResult> RunContext(const StructureOptions& options) {
     specs.push_back(p.spec);
     dirs.push_back(JoinPath(options.out_dir, p.name));
   }
-  const auto runs = RunSpecs(specs, dirs, options.threads, options.progress);
+  const auto runs = RunExperiments(specs, dirs, options.threads, options.progress);
   std::vector<Measured> measured(prepared.size());
   CsvWriter collapse_csv({"gain", "layer", "step", "context", "irrelevant_over_relevant"});
   CsvWriter mds_csv({"gain", "step", "position", "index", "context", "x_centre", "y_centre",

@@ -19,6 +19,7 @@
 //                                 points: the largest of measured/predicted and its inverse)
 //
 //   --out=DIR  --runs=N (50)  --grid=N (5)  --threads=N (all cores)  --quiet
+//   --resume   keep runs already completed in --out with the same spec (after a kill)
 //   --smoke    4 runs, a 2 x 2 grid, width 64, grid runs of at most 8000 steps (a quick check)
 // Exit codes: 0 done, 1 bad input or no run kept.
 #include <algorithm>
@@ -72,7 +73,7 @@ double Pearson(const std::vector<double>& a, const std::vector<double>& b) {
 int Main(int argc, char** argv) {
   std::string out = "runs/final_distance";
   int runs = 50, grid = 5, threads = 0;
-  bool smoke = false, progress = true;
+  bool smoke = false, progress = true, resume = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     absl::string_view v = arg;
@@ -100,10 +101,12 @@ int Main(int argc, char** argv) {
       smoke = true;
     } else if (arg == "--quiet") {
       progress = false;
+    } else if (arg == "--resume") {
+      resume = true;
     } else {
       std::fprintf(stderr,
                    "fig_final_distance: unknown argument \"%s\"\nusage: fig_final_distance "
-                   "[--out=DIR] [--runs=N] [--grid=N] [--threads=N] [--smoke] [--quiet]\n",
+                   "[--out=DIR] [--runs=N] [--grid=N] [--threads=N] [--smoke] [--resume] [--quiet]\n",
                    arg.c_str());
       return 1;
     }
@@ -134,7 +137,7 @@ int Main(int argc, char** argv) {
     rate_rows.push_back(std::move(row));
   }
   if (progress) std::fprintf(stderr, "fig_final_distance: %d rate runs\n", runs);
-  const SuiteResult rates = RunRows(rate_rows, JoinPath(out_dir, "rates"), threads, progress);
+  const SuiteResult rates = RunRows(rate_rows, JoinPath(out_dir, "rates"), threads, progress, resume);
   std::string rates_csv = "run,seed,status,final_loss,eta_h,eta_y,kept\n";
   double eta_h = 0, eta_y = 0;
   int kept = 0;
@@ -181,7 +184,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (progress) std::fprintf(stderr, "fig_final_distance: %d grid runs\n", grid * grid);
-  const SuiteResult fin = RunRows(grid_rows, JoinPath(out_dir, "grid"), threads, progress);
+  const SuiteResult fin = RunRows(grid_rows, JoinPath(out_dir, "grid"), threads, progress, resume);
   std::string csv = "point,dx2,dy2,status,final_loss,h0,y0,h_measured,h_predicted,ratio\n";
   std::vector<double> measured, predicted;
   double max_ratio = 0;

@@ -144,7 +144,7 @@ absl::StatusOr<StructureResult> RunMnistStructure(const StructureOptions& option
     dirs.push_back(JoinPath(out, absl::StrCat("seed_", k)));
     seeds.push_back(seed);
   }
-  const auto runs = RunSpecs(specs, dirs, options.threads, options.progress);
+  const auto runs = RunExperiments(specs, dirs, options.threads, options.progress);
   const std::string name = absl::StrCat(layer);
   const int n = static_cast<int>(facts.labels.size());
   Eigen::MatrixXd initial = Eigen::MatrixXd::Zero(n, n), measured = initial, predicted = initial;

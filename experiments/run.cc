@@ -1,14 +1,22 @@
 #include "experiments/run.h"
 
-#include "metrics/two_point.h"
-
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/csv.h"
 #include "core/file_util.h"
 #include "core/npy.h"
@@ -16,11 +24,20 @@
 #include "experiments/analysis.h"
 #include "experiments/figures.h"
 #include "experiments/loader.h"
+#include "metrics/two_point.h"
 
 namespace replearn {
 namespace {
 
-std::string JsonNumber(double v) { return std::isfinite(v) ? FormatDouble(v) : "null"; }
+// The shortest of %.15g / %.17g that reads back as exactly v, so summaries round-trip
+// (ReadRunSummary, resumed runs) without changing a bit; "null" for NaN and infinities.
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::string text = absl::StrFormat("%.15g", v);
+  double back = 0;
+  if (!absl::SimpleAtod(text, &back) || back != v) text = absl::StrFormat("%.17g", v);
+  return text;
+}
 
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
@@ -196,6 +213,234 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   }
   RETURN_IF_ERROR(WriteFileAtomically(summary_path, SummaryJson(spec, s)));
   return s;
+}
+
+namespace {
+
+void AppendUtf8(uint32_t code, std::string* out) {
+  if (code < 0x80) {
+    out->push_back(static_cast<char>(code));
+  } else if (code < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (code >> 6)));
+    out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xE0 | (code >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  }
+}
+
+}  // namespace
+
+// Reads the flat JSON object SummaryJson writes: string values unescaped, numbers and
+// literals as their text, null as "". Nested values are not part of that format.
+absl::StatusOr<std::map<std::string, std::string>> ParseSummaryJson(absl::string_view text,
+                                                                    const std::string& source) {
+  size_t i = 0;
+  auto fail = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": byte ", i, ": ", what, "; expected summary.json as replearn writes it"));
+  };
+  auto skip_space = [&] {
+    while (i < text.size() && absl::ascii_isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  auto read_string = [&](std::string* out) -> bool {
+    ++i;  // the opening quote
+    while (i < text.size()) {
+      const char c = text[i++];
+      if (c == '"') return true;
+      if (c != '\\') {
+        out->push_back(c);
+        continue;
+      }
+      if (i >= text.size()) return false;
+      const char e = text[i++];
+      switch (e) {
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'u': {
+          uint32_t code;
+          if (i + 4 > text.size() || !absl::SimpleHexAtoi(text.substr(i, 4), &code)) {
+            return false;
+          }
+          i += 4;
+          AppendUtf8(code, out);
+          break;
+        }
+        default:
+          out->push_back(e);  // \" \\ \/
+      }
+    }
+    return false;
+  };
+
+  std::map<std::string, std::string> fields;
+  skip_space();
+  if (i >= text.size() || text[i] != '{') return fail("no '{'");
+  ++i;
+  skip_space();
+  if (i < text.size() && text[i] == '}') {
+    ++i;
+  } else {
+    while (true) {
+      skip_space();
+      std::string key, value;
+      if (i >= text.size() || text[i] != '"' || !read_string(&key)) return fail("bad key");
+      skip_space();
+      if (i >= text.size() || text[i] != ':') return fail("no ':'");
+      ++i;
+      skip_space();
+      if (i < text.size() && text[i] == '"') {
+        if (!read_string(&value)) return fail("unterminated string");
+      } else {
+        const size_t start = i;
+        while (i < text.size() && text[i] != ',' && text[i] != '}' &&
+               !absl::ascii_isspace(static_cast<unsigned char>(text[i]))) {
+          ++i;
+        }
+        value = std::string(text.substr(start, i - start));
+        if (value.empty() || value[0] == '{' || value[0] == '[') return fail("bad value");
+        if (value == "null") value.clear();
+      }
+      fields[key] = std::move(value);
+      skip_space();
+      if (i < text.size() && text[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i < text.size() && text[i] == '}') {
+        ++i;
+        break;
+      }
+      return fail("no ',' or '}'");
+    }
+  }
+  skip_space();
+  if (i != text.size()) return fail("text after the object");
+  return fields;
+}
+
+
+absl::StatusOr<RunSummary> ReadRunSummary(const std::string& dir) {
+  const std::string path = JoinPath(dir, "summary.json");
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  ASSIGN_OR_RETURN(const auto fields, ParseSummaryJson(text, path));
+  auto number = [&](const char* key) {
+    const auto it = fields.find(key);
+    double v = std::nan("");
+    if (it != fields.end() && !it->second.empty()) absl::SimpleAtod(it->second, &v);
+    return v;
+  };
+  RunSummary s;
+  s.out_dir = dir;
+  const auto status = fields.find("status");
+  if (status == fields.end() || status->second.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no \"status\""));
+  }
+  s.status = status->second;
+  s.steps = static_cast<int64_t>(number("steps"));
+  s.final_loss = number("final_loss");
+  s.test_loss = number("test_loss");
+  s.test_accuracy = number("test_accuracy");
+  s.train_accuracy = number("train_accuracy");
+  const double diverged = number("diverged_step");
+  s.diverged_step = std::isfinite(diverged) ? static_cast<int64_t>(diverged) : -1;
+  s.wall_seconds = number("wall_seconds");
+  s.train_seconds = number("train_seconds");
+  s.tracked_layer = static_cast<int>(number("tracked_layer"));
+  s.h0 = number("h0");
+  s.y0 = number("y0");
+  s.w0 = number("w0");
+  s.h_final = number("h_final");
+  s.fitted = fields.count("eta_h") > 0;
+  if (s.fitted) {
+    s.eta_h = number("eta_h");
+    s.eta_y = number("eta_y");
+    s.eta_ybar = number("eta_ybar");
+    s.normalised_loss = number("normalised_loss");
+    s.r2_h = number("r2_h");
+    s.r2_y = number("r2_y");
+    s.r2_w = number("r2_w");
+    s.r2_loss = number("r2_loss");
+    s.h_final_predicted = number("h_final_predicted");
+    for (const auto& [key, value] : fields) {
+      absl::string_view variant = key;
+      if (absl::ConsumePrefix(&variant, "normalised_loss_")) {
+        s.alternative_losses.emplace_back(std::string(variant), number(key.c_str()));
+      }
+    }
+  }
+  return s;
+}
+
+std::vector<absl::StatusOr<RunSummary>> RunExperiments(const std::vector<Experiment>& specs,
+                                                       const std::vector<std::string>& dirs,
+                                                       int threads, bool progress, bool resume) {
+  const int n = static_cast<int>(specs.size());
+  std::vector<absl::StatusOr<RunSummary>> results(n, absl::UnknownError("not run"));
+  if (n == 0) return results;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min(threads, n));
+  std::atomic<int> next{0};
+  std::mutex mu;
+  int done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    for (int k = next++; k < n; k = next++) {
+      RunOptions options;
+      options.out_dir = dirs[k];
+      options.progress = false;
+      options.fit_threads = threads > 1 ? 1 : 0;
+      absl::StatusOr<RunSummary> summary = absl::UnknownError("not run");
+      bool reused = false;
+      if (resume && FileExists(JoinPath(dirs[k], "summary.json"))) {
+        // A completed run of exactly this spec: keep it.
+        const auto spec_text = ReadFile(JoinPath(dirs[k], "spec.pbtxt"));
+        if (spec_text.ok() && *spec_text == ExperimentToText(specs[k])) {
+          summary = ReadRunSummary(dirs[k]);
+          reused = summary.ok();
+        }
+      }
+      if (!reused) summary = RunExperiment(specs[k], options);
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      if (progress) {
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (summary.ok()) {
+          std::fprintf(stderr, "[%d/%d %.0fs] %s: %s after %lld steps, loss %.3g%s (%s)\n",
+                       done, n, elapsed, specs[k].name().c_str(), summary->status.c_str(),
+                       static_cast<long long>(summary->steps), summary->final_loss,
+                       summary->fitted
+                           ? absl::StrFormat(", fit loss %.3g", summary->normalised_loss).c_str()
+                           : "",
+                       reused ? "done before, kept"
+                              : absl::StrFormat("%.1f s", summary->wall_seconds).c_str());
+        } else {
+          std::fprintf(stderr, "[%d/%d %.0fs] %s FAILED: %s\n", done, n, elapsed,
+                       specs[k].name().c_str(), std::string(summary.status().message()).c_str());
+        }
+      }
+      results[k] = std::move(summary);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (std::thread& t : pool) t.join();
+  return results;
 }
 
 }  // namespace replearn

@@ -1,13 +1,7 @@
 #include "experiments/structure_util.h"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,43 +39,6 @@ absl::StatusOr<Experiment> LoadSpecWithOverrides(const std::string& path,
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
   }
   return spec;
-}
-
-std::vector<absl::StatusOr<RunSummary>> RunSpecs(const std::vector<Experiment>& specs,
-                                                 const std::vector<std::string>& dirs, int threads,
-                                                 bool progress) {
-  const int n = static_cast<int>(specs.size());
-  std::vector<absl::StatusOr<RunSummary>> results(n, absl::UnknownError("not run"));
-  threads = std::max(1, std::min(threads > 0 ? threads : omp_get_num_procs(), n));
-  std::atomic<int> next{0};
-  std::mutex mu;
-  int done = 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    for (int k = next++; k < n; k = next++) {
-      auto summary = RunExperiment(specs[k], RunOptions{dirs[k], /*progress=*/false});
-      std::lock_guard<std::mutex> lock(mu);
-      ++done;
-      if (progress) {
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (summary.ok()) {
-          std::fprintf(stderr, "[%d/%d %.0fs] %s: %s after %lld steps, loss %.3g (%.1f s)\n", done,
-                       n, elapsed, specs[k].name().c_str(), summary->status.c_str(),
-                       static_cast<long long>(summary->steps), summary->final_loss,
-                       summary->wall_seconds);
-        } else {
-          std::fprintf(stderr, "[%d/%d %.0fs] %s FAILED: %s\n", done, n, elapsed,
-                       specs[k].name().c_str(), std::string(summary.status().message()).c_str());
-        }
-      }
-      results[k] = std::move(summary);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (std::thread& t : pool) t.join();
-  return results;
 }
 
 Eigen::VectorXd UpperTriangle(const Eigen::MatrixXd& m) {

@@ -37,12 +37,6 @@ struct StructureResult {
 absl::StatusOr<Experiment> LoadSpecWithOverrides(const std::string& path,
                                                  const std::vector<std::string>& sets);
 
-// Runs specs[k] into dirs[k] (RunExperiment, no progress bar), `threads` at once (0 = all
-// cores), printing one line per finished run when `progress`. Every run's outcome is kept.
-std::vector<absl::StatusOr<RunSummary>> RunSpecs(const std::vector<Experiment>& specs,
-                                                 const std::vector<std::string>& dirs, int threads,
-                                                 bool progress);
-
 // The entries above the diagonal, row by row: (0,1), (0,2), .., (1,2), ...
 Eigen::VectorXd UpperTriangle(const Eigen::MatrixXd& m);
 // Pearson's r of two equally long vectors; NaN when either is constant or they are empty.

@@ -1,14 +1,9 @@
 #include "experiments/universality.h"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -103,16 +98,20 @@ absl::Status RenderSuiteFigure(const std::vector<SuiteRow>& rows,
                         "m_", q, " = (STATS_max > 0 ? STATS_max : 1)\n");
       }
       // (stats honours a fixed yrange, so the range is set only for the plot.)
+      // About 600 points per curve are plenty for a 330-pixel panel and keep the SVG small.
+      const int64_t steps = rows[r].spec.training().steps();
+      const std::string every =
+          steps > 1200 ? absl::StrCat(" every ", steps / 600) : std::string();
       std::string plot = "set yrange [-0.05:1.1]\nplot ";
       const std::pair<const char*, const char*> colours[] = {
           {"h", "#1f77b4"}, {"y", "#2ca02c"}, {"w", "#ff7f0e"}};
       bool first = true;
       for (const auto& [q, colour] : colours) {
         const std::string l = std::string(q) == "h" ? layer : "";
-        absl::StrAppend(&plot, first ? "" : ", ", GnuplotRows(curves, q, l), " using 1:($4/m_", q,
+        absl::StrAppend(&plot, first ? "" : ", ", GnuplotRows(curves, q, l), every, " using 1:($4/m_", q,
                         ") with lines lw 1.5 lc rgb '", colour, "'");
         if (fitted) {
-          absl::StrAppend(&plot, ", ", GnuplotRows(theory, q, l), " using 1:($4/m_", q,
+          absl::StrAppend(&plot, ", ", GnuplotRows(theory, q, l), every, " using 1:($4/m_", q,
                           ") with lines lw 1.5 dt 2 lc rgb '", colour, "'");
         }
         first = false;
@@ -271,56 +270,27 @@ std::string SuiteCsv(const std::vector<SuiteRow>& rows, const std::vector<RunSum
 }
 
 SuiteResult RunRows(const std::vector<SuiteRow>& rows, const std::string& out_dir, int threads,
-                    bool progress) {
-  const int n = static_cast<int>(rows.size());
-  if (threads <= 0) threads = omp_get_num_procs();
-  threads = std::max(1, std::min(threads, n));
+                    bool progress, bool resume) {
+  std::vector<Experiment> specs;
+  std::vector<std::string> dirs;
+  for (const SuiteRow& row : rows) {
+    specs.push_back(row.spec);
+    specs.back().set_name(row.name);  // progress lines name the row
+    dirs.push_back(JoinPath(out_dir, row.name));
+  }
+  std::vector<absl::StatusOr<RunSummary>> runs = RunExperiments(specs, dirs, threads, progress, resume);
   SuiteResult result;
-  result.summaries.resize(n);
-  std::vector<std::string> errors(n);
-  std::atomic<int> next{0};
-  std::mutex mu;
-  int done = 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    for (int r = next++; r < n; r = next++) {
-      RunOptions run;
-      run.out_dir = JoinPath(out_dir, rows[r].name);
-      run.progress = false;
-      run.fit_threads = threads > 1 ? 1 : 0;
-      auto summary = RunExperiment(rows[r].spec, run);
-      std::lock_guard<std::mutex> lock(mu);
-      ++done;
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (!summary.ok()) {
-        errors[r] = absl::StrCat(rows[r].name, ": ", summary.status().message());
-        result.summaries[r].status = "failed";
-        result.summaries[r].out_dir = run.out_dir;
-        if (progress) {
-          std::fprintf(stderr, "[%d/%d %.0fs] %s FAILED: %s\n", done, n, elapsed,
-                       rows[r].name.c_str(), std::string(summary.status().message()).c_str());
-        }
-        continue;
-      }
-      result.summaries[r] = *summary;
-      if (progress) {
-        std::fprintf(stderr, "[%d/%d %.0fs] %-10s %s in %.1f s: loss %.3g, fit loss %s\n", done,
-                     n, elapsed, rows[r].name.c_str(), summary->status.c_str(),
-                     summary->wall_seconds, summary->final_loss,
-                     summary->fitted ? absl::StrFormat("%.3g", summary->normalised_loss).c_str()
-                                     : "n/a");
-      }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (runs[r].ok()) {
+      result.summaries.push_back(*std::move(runs[r]));
+      continue;
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (std::thread& t : pool) t.join();
-  for (const std::string& e : errors) {
-    if (!e.empty()) {
-      ++result.failed;
-      result.errors.push_back(e);
-    }
+    RunSummary failed;
+    failed.status = "failed";
+    failed.out_dir = dirs[r];
+    result.summaries.push_back(failed);
+    ++result.failed;
+    result.errors.push_back(absl::StrCat(rows[r].name, ": ", runs[r].status().message()));
   }
   return result;
 }
@@ -329,7 +299,7 @@ absl::StatusOr<SuiteResult> RunSuite(const std::vector<SuiteRow>& rows, const st
                                      const SuiteOptions& options) {
   RETURN_IF_ERROR(MakeDirs(out_dir));
   const int n = static_cast<int>(rows.size());
-  SuiteResult result = RunRows(rows, out_dir, options.threads, options.progress);
+  SuiteResult result = RunRows(rows, out_dir, options.threads, options.progress, options.resume);
   RETURN_IF_ERROR(
       WriteFileAtomically(JoinPath(out_dir, "universality.csv"), SuiteCsv(rows, result.summaries)));
   const bool draw = options.figures && GnuplotAvailable();

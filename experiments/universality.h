@@ -39,6 +39,7 @@ struct SuiteOptions {
   int threads = 0;  // rows run at once; 0 = all cores
   bool progress = true;
   bool figures = true;
+  bool resume = false;  // keep rows already completed in the output folder
 };
 
 // Loads every *.pbtxt of `dir` (ordered as THEORY.md's table, unknown names after, sorted),
@@ -56,8 +57,10 @@ struct SuiteResult {
 // Runs the rows on `threads` worker threads (0 = all cores; each trial keeps its own
 // training.threads), each into <out_dir>/<row name>/, printing a line per finished row when
 // `progress`. A row that fails is recorded (status "failed") and the others go on.
+// With `resume`, rows whose folder already holds a completed run of the same spec are kept
+// (RunExperiments).
 SuiteResult RunRows(const std::vector<SuiteRow>& rows, const std::string& out_dir, int threads,
-                    bool progress);
+                    bool progress, bool resume = false);
 
 // RunRows, then universality.csv and the figure.
 absl::StatusOr<SuiteResult> RunSuite(const std::vector<SuiteRow>& rows, const std::string& out_dir,

@@ -11,6 +11,7 @@
 //   --smoke            50 steps at width 32 where the architecture allows (a quick check)
 //   --threads=N        rows trained at once (default: all cores; each row uses 1 thread)
 //   --no_figures       skip the gnuplot figure
+//   --resume           keep rows already completed in --out with the same spec (after a kill)
 //   --quiet            no progress lines
 // Exit codes: 0 every row ran, 1 bad input, 2 some rows failed (the others are written).
 #include <cstdio>
@@ -30,7 +31,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: universality [--out=DIR] [--specs=DIR] [--rows=a,b] [--set=PATH=VALUE]... "
-    "[--smoke] [--threads=N] [--no_figures] [--quiet]\n";
+    "[--smoke] [--threads=N] [--no_figures] [--resume] [--quiet]\n";
 
 // A user path relative to where `bazel run` was started.
 std::string UserPath(const std::string& path) {
@@ -61,6 +62,8 @@ int Main(int argc, char** argv) {
       }
     } else if (arg == "--smoke") {
       options.smoke = true;
+    } else if (arg == "--resume") {
+      options.resume = true;
     } else if (arg == "--no_figures") {
       options.figures = false;
     } else if (arg == "--quiet") {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/csv.h"
+#include "experiments/run.h"
 #include "core/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -55,6 +56,47 @@ TEST(Universality, EverySpecRunsAtSmokeSizeAndTheTableHasOneRowEach) {
     EXPECT_EQ(s.tracked_layer, (*rows)[r].spec.theory().tracked_layer()) << (*rows)[r].name;
     EXPECT_TRUE(FileExists(JoinPath(JoinPath(out, (*rows)[r].name), "summary.json")));
   }
+}
+
+TEST(Universality, ResumeKeepsCompletedRowsOfTheSameSpecAndRerunsChangedOnes) {
+  SuiteOptions options;
+  options.smoke = true;
+  options.progress = false;
+  options.figures = false;
+  options.rows = {"shallow", "two_layer"};
+  auto rows = LoadSuite(kSuite, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  const std::string out = JoinPath(std::getenv("TEST_TMPDIR"), "resume");
+  const SuiteResult first = RunRows(*rows, out, 1, false);
+  ASSERT_EQ(first.failed, 0);
+  const auto before = ReadFile(JoinPath(out, "shallow/summary.json"));
+  ASSERT_TRUE(before.ok());
+
+  // Same specs: nothing reruns (summary.json, which holds the wall time, is untouched) and
+  // the summaries read back equal the ones the runs returned.
+  const SuiteResult again = RunRows(*rows, out, 1, false, /*resume=*/true);
+  ASSERT_EQ(again.failed, 0);
+  EXPECT_EQ(*ReadFile(JoinPath(out, "shallow/summary.json")), *before);
+  for (size_t r = 0; r < rows->size(); ++r) {
+    const RunSummary& a = first.summaries[r];
+    const RunSummary& b = again.summaries[r];
+    EXPECT_EQ(a.status, b.status);
+    EXPECT_EQ(a.steps, b.steps);
+    EXPECT_DOUBLE_EQ(a.final_loss, b.final_loss);
+    EXPECT_DOUBLE_EQ(a.h0, b.h0);
+    EXPECT_DOUBLE_EQ(a.h_final, b.h_final);
+    EXPECT_EQ(a.fitted, b.fitted);
+    if (a.fitted) {
+      EXPECT_DOUBLE_EQ(a.eta_h, b.eta_h);
+      EXPECT_DOUBLE_EQ(a.normalised_loss, b.normalised_loss);
+    }
+  }
+
+  // A changed spec reruns.
+  (*rows)[0].spec.mutable_training()->set_steps(40);
+  const SuiteResult changed = RunRows(*rows, out, 1, false, /*resume=*/true);
+  EXPECT_EQ(changed.summaries[0].steps, 40);
+  EXPECT_EQ(changed.summaries[1].steps, 50);
 }
 
 TEST(Universality, BadOverridesAndUnknownRowsAreReportedBeforeAnythingRuns) {

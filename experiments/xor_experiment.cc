@@ -262,7 +262,7 @@ absl::StatusOr<StructureResult> RunXor(const StructureOptions& options) {
     specs.push_back(p.spec);
     dirs.push_back(JoinPath(options.out_dir, p.name));
   }
-  const auto runs = RunSpecs(specs, dirs, options.threads, options.progress);
+  const auto runs = RunExperiments(specs, dirs, options.threads, options.progress);
   std::vector<Measured> measured(prepared.size());
   for (size_t k = 0; k < prepared.size(); ++k) {
     auto m = runs[k].ok() ? Measure(prepared[k], *runs[k], dirs[k])
