@@ -47,6 +47,16 @@ expect_fail convnet_input_mismatch "input_channels * height * width = 1 * 4 * 4 
 expect_fail convnet_pools_to_zero "block 2 would pool its 1 x 1 output" \
   run --spec="$tmp/conv.pbtxt" --set=dataset.two_point.input_dim=16
 
+# Corrupt or missing data files name the file and what was wrong.
+mkdir -p "$tmp/idx"
+printf 'garbagegarbagegarbage' > "$tmp/idx/train-images-idx3-ubyte"
+printf 'garbage!' > "$tmp/idx/train-labels-idx1-ubyte"
+sed '/^dataset/ s|two_point {[^}]*}|mnist { dir: "'"$tmp"'/idx" }|' "$spec" > "$tmp/mnist.pbtxt"
+expect_fail idx_wrong_magic "$tmp/idx/train-images-idx3-ubyte: magic number = 0x67617262; expected 0x00000803" \
+  run --spec="$tmp/mnist.pbtxt"
+expect_fail mnist_missing_dir "dataset.mnist.dir = $tmp/no_such_dir" \
+  run --spec="$tmp/mnist.pbtxt" --set=dataset.mnist.dir="$tmp/no_such_dir"
+
 expect_fail bad_set_path "training.learnin_rate" run --spec="$spec" --set=training.learnin_rate=0.1
 expect_fail missing_spec "/no/such.pbtxt" run --spec=/no/such.pbtxt
 expect_fail unknown_command "unknown command" frobnicate
