@@ -1,4 +1,5 @@
-// The "mlp" and "resnet" architectures: a fully connected network
+// The "mlp" architecture (and the network behind "resnet", resnet.cc): a fully connected
+// network
 //
 //   h_0 = f(W_0 x + b_0),  h_k = f(W_k h_{k-1} + b_k) [+ h_{k-2}] for k = 1 .. depth - 1,
 //   y = W_depth h_{depth-1} + b_depth                     (no nonlinearity on the output)
@@ -34,6 +35,7 @@
 #include "architectures/aligned_buffer.h"
 #include "architectures/architecture.h"
 #include "architectures/dense.h"
+#include "architectures/mlp.h"
 #include "architectures/nonlinearity.h"
 #include "core/rng.h"
 #include "core/status_macros.h"
@@ -47,18 +49,6 @@ constexpr double kMaxParameters = 2147483648.0;
 // Rng stream of the dropout masks (layer initialisations use streams 0 .. depth).
 constexpr uint64_t kDropoutStream = uint64_t{1} << 32;
 
-// The options shared by the "mlp" and "resnet" arms.
-struct MlpOptions {
-  std::string field;  // "architecture.mlp" or "architecture.resnet", for messages
-  int depth = 0;
-  int width = 0;
-  Nonlinearity nonlinearity = NONE;
-  double gain = 0;
-  int input_dim = 0;
-  int output_dim = 0;
-  double dropout = 0;
-  bool skip = false;
-};
 
 // Resolves a dimension that the spec may leave 0 ("from the dataset"); appends a problem
 // to `problems` when the result is not >= 1.
@@ -290,37 +280,20 @@ class Mlp final : public Architecture {
   std::vector<AlignedBuffer> dropped_;  // masked input of each dense layer
 };
 
-// The options MlpSpec and ResnetSpec share (same field names).
-template <typename Spec>
-MlpOptions CommonOptions(const Spec& spec, const char* field) {
-  MlpOptions o;
-  o.field = field;
-  o.depth = spec.depth();
-  o.width = spec.width();
-  o.nonlinearity = spec.nonlinearity();
-  o.gain = spec.gain();
-  o.input_dim = spec.input_dim();
-  o.output_dim = spec.output_dim();
-  return o;
-}
-
 absl::StatusOr<std::unique_ptr<Architecture>> CreateMlp(const ArchitectureSpec& spec,
                                                         const BuildContext& ctx) {
-  MlpOptions o = CommonOptions(spec.mlp(), "architecture.mlp");
+  MlpOptions o = CommonMlpOptions(spec.mlp(), "architecture.mlp");
   o.dropout = spec.mlp().dropout();
-  return Mlp::Create(o, ctx);
-}
-
-absl::StatusOr<std::unique_ptr<Architecture>> CreateResnet(const ArchitectureSpec& spec,
-                                                           const BuildContext& ctx) {
-  MlpOptions o = CommonOptions(spec.resnet(), "architecture.resnet");
-  o.skip = true;
-  return Mlp::Create(o, ctx);
+  return BuildMlp(o, ctx);
 }
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<Architecture>> BuildMlp(const MlpOptions& options,
+                                                       const BuildContext& ctx) {
+  return Mlp::Create(options, ctx);
+}
+
 REGISTER_ARCHITECTURE("mlp", CreateMlp);
-REGISTER_ARCHITECTURE("resnet", CreateResnet);
 
 }  // namespace replearn
