@@ -15,9 +15,9 @@ absl::StatusOr<std::unique_ptr<Architecture>> CreateArchitecture(const Architect
                                                                  const BuildContext& ctx) {
   const std::string arm = SetOneofArm(spec);
   if (arm.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "architecture: no architecture set; expected one of [",
-        absl::StrJoin(OneofArms(ArchitectureSpec::descriptor()), ", "), "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("architecture: no architecture set; expected one of [",
+                     absl::StrJoin(OneofArms(ArchitectureSpec::descriptor()), ", "), "]"));
   }
   ASSIGN_OR_RETURN(const ArchitectureFactory* factory, ArchitectureRegistry().Find(arm));
   return (*factory)(spec, ctx);

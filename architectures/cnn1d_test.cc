@@ -12,8 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "architectures/architecture.h"
-#include "architectures/test_util.h"
 #include "architectures/optimizer.h"
+#include "architectures/test_util.h"
 #include "core/file_util.h"
 #include "core/npy.h"
 #include "core/rng.h"
@@ -27,13 +27,13 @@
 namespace replearn {
 namespace {
 
-using test::ParseSpec;
 using test::Context;
 using test::CreateOrDie;
 using test::CreateStatus;
+using test::ParseSpec;
 using test::RandomVector;
-using test::Snapshot;
 using test::RecordingOptimizer;
+using test::Snapshot;
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;

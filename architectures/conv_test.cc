@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "architectures/nonlinearity.h"
 #include "architectures/optimizer.h"
+#include "architectures/test_util.h"
 #include "core/rng.h"
 #include "gmock/gmock.h"
-#include "architectures/test_util.h"
 #include "gtest/gtest.h"
 
 namespace replearn {

@@ -39,8 +39,8 @@ struct FusedArgs {
 
 // kR rows of W starting at row o for a batch of kB > 0 rows: adds sum_r dy[:, o + r] W[o + r]
 // into part (or, if kInit, overwrites part with it) and applies
-// W[o + r] -= lr * sum_b dy[b, o + r] x[b]. The kR rows share one pass over x and the partial dx (both in L1), so per
-// element of W the loop costs kB multiply-adds for dx plus kB for the update.
+// W[o + r] -= lr * sum_b dy[b, o + r] x[b]. The kR rows share one pass over x and the partial dx
+// (both in L1), so per element of W the loop costs kB multiply-adds for dx plus kB for the update.
 template <int kB, int kR, bool kDx, bool kInit>
 REPLEARN_ALWAYS_INLINE void FusedRowGroup(const FusedArgs& a, int64_t o, float* __restrict part) {
   const int64_t in = a.in;
@@ -402,8 +402,8 @@ absl::Status Dense::Backward(const float* x, const float* dy, int batch, float* 
     d_weights_.Reset(weights_.size());
     d_bias_.Reset(bias_.size());
   }
-  RETURN_IF_ERROR(Gradients(x, dy, batch, dx, dx_nonlinearity, dx_preactivation,
-                            d_weights_.data(), d_bias_.data()));
+  RETURN_IF_ERROR(Gradients(x, dy, batch, dx, dx_nonlinearity, dx_preactivation, d_weights_.data(),
+                            d_bias_.data()));
   optimizer.Apply(slot, weights_.data(), d_weights_.data(), weights_.size());
   optimizer.Apply(slot + 1, bias_.data(), d_bias_.data(), bias_.size());
   return absl::OkStatus();

@@ -23,6 +23,8 @@
 //   architecture { mlp { depth: 20 width: 500 nonlinearity: LEAKY_RELU gain: 1.0 } }
 //   architecture { resnet { depth: 20 width: 500 gain: 0.1 } }
 //   architecture { mlp { depth: 10 width: 500 dropout: 0.1 } }
+#include "architectures/mlp.h"
+
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -35,7 +37,6 @@
 #include "architectures/aligned_buffer.h"
 #include "architectures/architecture.h"
 #include "architectures/dense.h"
-#include "architectures/mlp.h"
 #include "architectures/nonlinearity.h"
 #include "core/rng.h"
 #include "core/status_macros.h"
@@ -48,7 +49,6 @@ namespace {
 constexpr double kMaxParameters = 2147483648.0;
 // Rng stream of the dropout masks (layer initialisations use streams 0 .. depth).
 constexpr uint64_t kDropoutStream = uint64_t{1} << 32;
-
 
 // Resolves a dimension that the spec may leave 0 ("from the dataset"); appends a problem
 // to `problems` when the result is not >= 1.
@@ -190,8 +190,7 @@ class Mlp final : public Architecture {
       // dh = dL/dh_{l-1}: through layer l, its dropout mask, and the skip to h_{l+1}.
       const int k = l - 1;
       float* dh = dh_[k].data();
-      RETURN_IF_ERROR(
-          layers_[l].Backward(in, dy, batch_, dh, NONE, nullptr, optimizer, 2 * l));
+      RETURN_IF_ERROR(layers_[l].Backward(in, dy, batch_, dh, NONE, nullptr, optimizer, 2 * l));
       const int64_t n = int64_t{batch_} * layers_[k].out_dim();
       if (masked_) {
         const float* mask = mask_[l].data();
@@ -233,9 +232,7 @@ class Mlp final : public Architecture {
         post_(depth_) {}
 
   // The (unmasked) input of dense layer l in the last Forward.
-  const float* LayerInput(int l) const {
-    return l == 0 ? input_.data() : post_[l - 1].data();
-  }
+  const float* LayerInput(int l) const { return l == 0 ? input_.data() : post_[l - 1].data(); }
 
   // Buffers for a new batch size: the only allocations, so a fixed batch allocates once.
   void Resize(int batch) {
@@ -270,12 +267,12 @@ class Mlp final : public Architecture {
   std::vector<Dense> layers_;  // depth_ hidden layers, then the output layer
   int batch_ = 0;
   bool forward_done_ = false;
-  bool masked_ = false;              // the last Forward applied dropout masks
-  AlignedBuffer input_;              // the last Forward's x, [batch, input_dim]
-  std::vector<AlignedBuffer> pre_;   // pre-activations per layer; pre_.back() is the output
-  std::vector<AlignedBuffer> post_;  // h_k per hidden layer
-  AlignedBuffer dz_[2];              // dL/d(pre-activation) of hidden layers, ping-pong
-  std::vector<AlignedBuffer> dh_;    // dL/dh_k per hidden layer (skip or dropout only)
+  bool masked_ = false;                 // the last Forward applied dropout masks
+  AlignedBuffer input_;                 // the last Forward's x, [batch, input_dim]
+  std::vector<AlignedBuffer> pre_;      // pre-activations per layer; pre_.back() is the output
+  std::vector<AlignedBuffer> post_;     // h_k per hidden layer
+  AlignedBuffer dz_[2];                 // dL/d(pre-activation) of hidden layers, ping-pong
+  std::vector<AlignedBuffer> dh_;       // dL/dh_k per hidden layer (skip or dropout only)
   std::vector<AlignedBuffer> mask_;     // dropout mask of each dense layer's input
   std::vector<AlignedBuffer> dropped_;  // masked input of each dense layer
 };

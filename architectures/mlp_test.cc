@@ -19,10 +19,10 @@
 namespace replearn {
 namespace {
 
-using test::ParseSpec;
 using test::Context;
 using test::CreateOrDie;
 using test::CreateStatus;
+using test::ParseSpec;
 using test::Snapshot;
 
 using ::testing::AllOf;

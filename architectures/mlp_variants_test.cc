@@ -85,8 +85,8 @@ void ExpectGradientsMatchFiniteDifferences(const std::string& spec, bool train) 
       const double h = (double{base + kStep} - double{base - kStep});
       const double fd = (loss[0] - loss[1]) / h;
       const double g = capture.grads[s][i];
-      EXPECT_NEAR(g, fd, 2e-4 + 2e-3 * std::fabs(fd)) << spec << " " << params[s].name << "[" << i
-                                                      << "]";
+      EXPECT_NEAR(g, fd, 2e-4 + 2e-3 * std::fabs(fd))
+          << spec << " " << params[s].name << "[" << i << "]";
     }
   }
 }
@@ -97,8 +97,8 @@ TEST(Resnet, GradientsMatchFiniteDifferences) {
 }
 
 TEST(MlpDropout, GradientsWithAFixedMaskMatchFiniteDifferences) {
-  ExpectGradientsMatchFiniteDifferences(
-      "mlp { depth: 3 width: 5 nonlinearity: TANH dropout: 0.3 }", /*train=*/true);
+  ExpectGradientsMatchFiniteDifferences("mlp { depth: 3 width: 5 nonlinearity: TANH dropout: 0.3 }",
+                                        /*train=*/true);
 }
 
 TEST(Mlp, GenericOptimizerPathGivesTheFusedPathsGradient) {
@@ -218,7 +218,8 @@ TEST(MlpDropout, MasksAreSeededSoRunsRepeat) {
 
 TEST(MlpDropout, RejectsRatesOutsideZeroToOne) {
   for (const char* rate : {"-0.1", "1", "1.5", "nan"}) {
-    const absl::Status s = BuildStatus(std::string("mlp { depth: 2 width: 4 dropout: ") + rate + " }");
+    const absl::Status s =
+        BuildStatus(std::string("mlp { depth: 2 width: 4 dropout: ") + rate + " }");
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << rate;
     EXPECT_THAT(std::string(s.message()), HasSubstr("architecture.mlp.dropout = ")) << rate;
     EXPECT_THAT(std::string(s.message()), HasSubstr("must be in [0, 1)")) << rate;

@@ -48,23 +48,24 @@ absl::StatusOr<std::unique_ptr<Optimizer>> CreateOptimizer(const TrainingSpec& t
       const AdamSpec& a = training.adam();
       std::vector<std::string> problems;
       if (!(a.beta1() >= 0 && a.beta1() < 1)) {
-        problems.push_back(absl::StrCat("training.adam.beta1 = ", a.beta1(), "; must be in [0, 1)"));
+        problems.push_back(
+            absl::StrCat("training.adam.beta1 = ", a.beta1(), "; must be in [0, 1)"));
       }
       if (!(a.beta2() >= 0 && a.beta2() < 1)) {
-        problems.push_back(absl::StrCat("training.adam.beta2 = ", a.beta2(), "; must be in [0, 1)"));
+        problems.push_back(
+            absl::StrCat("training.adam.beta2 = ", a.beta2(), "; must be in [0, 1)"));
       }
       if (!(a.epsilon() > 0) || !std::isfinite(a.epsilon())) {
         problems.push_back(absl::StrCat("training.adam.epsilon = ", a.epsilon(), "; must be > 0"));
       }
       if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
-      return std::unique_ptr<Optimizer>(new AdamOptimizer(
-          lr, static_cast<float>(a.beta1()), static_cast<float>(a.beta2()),
-          static_cast<float>(a.epsilon())));
+      return std::unique_ptr<Optimizer>(new AdamOptimizer(lr, static_cast<float>(a.beta1()),
+                                                          static_cast<float>(a.beta2()),
+                                                          static_cast<float>(a.epsilon())));
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat("training.optimizer = ",
-                                                 static_cast<int>(training.optimizer()),
-                                                 "; expected SGD or ADAM"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "training.optimizer = ", static_cast<int>(training.optimizer()), "; expected SGD or ADAM"));
 }
 
 }  // namespace replearn

@@ -34,8 +34,7 @@ inline BuildContext Context(int input_dim, int output_dim, uint64_t seed) {
   return ctx;
 }
 
-inline std::unique_ptr<Architecture> CreateOrDie(const std::string& text,
-                                                 const BuildContext& ctx) {
+inline std::unique_ptr<Architecture> CreateOrDie(const std::string& text, const BuildContext& ctx) {
   absl::StatusOr<std::unique_ptr<Architecture>> net = CreateArchitecture(ParseSpec(text), ctx);
   CHECK(net.ok()) << net.status();
   return *std::move(net);

@@ -93,14 +93,14 @@ int main(int argc, char** argv) {
   replearn::SuiteOptions options;
   auto rows = replearn::LoadSuite("experiments/specs/universality", options);
   if (!rows.ok()) {
-    std::fprintf(stderr, "architecture_benchmark: %s\n", std::string(rows.status().message()).c_str());
+    std::fprintf(stderr, "architecture_benchmark: %s\n",
+                 std::string(rows.status().message()).c_str());
     return 1;
   }
   for (const replearn::SuiteRow& row : *rows) {
-    benchmark::RegisterBenchmark(("BM_SuiteStep/" + row.name).c_str(),
-                                 [spec = row.spec](benchmark::State& state) {
-                                   replearn::SuiteRowStep(state, spec);
-                                 })
+    benchmark::RegisterBenchmark(
+        ("BM_SuiteStep/" + row.name).c_str(),
+        [spec = row.spec](benchmark::State& state) { replearn::SuiteRowStep(state, spec); })
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }

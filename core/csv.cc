@@ -2,11 +2,11 @@
 
 #include <cstdio>
 
-#include "glog/logging.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "glog/logging.h"
 
 namespace replearn {
 namespace {
@@ -67,9 +67,9 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, absl::string_view sour
     if (table.header.empty()) {
       table.header = std::move(row);
     } else if (row.size() != table.header.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ":", row_line, ": row has ", row.size(), " cells; the header has ",
-                       table.header.size()));
+      return absl::InvalidArgumentError(absl::StrCat(source, ":", row_line, ": row has ",
+                                                     row.size(), " cells; the header has ",
+                                                     table.header.size()));
     } else {
       table.rows.push_back(std::move(row));
     }

@@ -16,8 +16,8 @@ dnnl::stream& CpuStream() {
 
 absl::Status DnnlStatus(dnnl_status_t status, const char* what) {
   if (status == dnnl_success) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(what, ": oneDNN status ", static_cast<int>(status),
-                                          " (", dnnl_status2str(status), ")"));
+  return absl::InternalError(absl::StrCat(what, ": oneDNN status ", static_cast<int>(status), " (",
+                                          dnnl_status2str(status), ")"));
 }
 
 int DnnlMaxThreads() { return omp_get_max_threads(); }

@@ -26,8 +26,8 @@ absl::Status DnnlCall(const char* what, Fn&& fn) {
   try {
     std::forward<Fn>(fn)();
   } catch (const dnnl::error& e) {
-    return absl::InternalError(absl::StrCat(what, ": oneDNN error: ", e.what(),
-                                            " (status ", static_cast<int>(e.status), ")"));
+    return absl::InternalError(absl::StrCat(what, ": oneDNN error: ", e.what(), " (status ",
+                                            static_cast<int>(e.status), ")"));
   }
   return absl::OkStatus();
 }

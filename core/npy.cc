@@ -607,12 +607,12 @@ std::vector<double> NpyArray::ToDoubles() const {
 namespace {
 
 template <typename T>
-NpyArray MakeArray(const char* dtype, std::vector<int64_t> shape, absl::Span<const T> values) {
+NpyArray MakeArray(const char *dtype, std::vector<int64_t> shape, absl::Span<const T> values) {
   NpyArray a;
   a.dtype = dtype;
   a.shape = std::move(shape);
   CHECK_EQ(a.size(), static_cast<int64_t>(values.size())) << "shape " << ShapeString(a.shape);
-  a.bytes.assign(reinterpret_cast<const char*>(values.data()), sizeof(T) * values.size());
+  a.bytes.assign(reinterpret_cast<const char *>(values.data()), sizeof(T) * values.size());
   return a;
 }
 

@@ -42,9 +42,8 @@ class Registry {
   absl::StatusOr<const Factory*> Find(absl::string_view name) const {
     const auto it = factories_.find(std::string(name));
     if (it == factories_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown ", kind_, " \"", name,
-                                              "\"; registered: [", absl::StrJoin(Names(), ", "),
-                                              "]"));
+      return absl::NotFoundError(absl::StrCat("unknown ", kind_, " \"", name, "\"; registered: [",
+                                              absl::StrJoin(Names(), ", "), "]"));
     }
     return &it->second;
   }

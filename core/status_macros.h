@@ -13,10 +13,10 @@
 #define REPLEARN_CONCAT_INNER_(a, b) a##b
 #define REPLEARN_CONCAT_(a, b) REPLEARN_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    const ::absl::Status replearn_status_ = (expr);             \
-    if (!replearn_status_.ok()) return replearn_status_;        \
+#define RETURN_IF_ERROR(expr)                            \
+  do {                                                   \
+    const ::absl::Status replearn_status_ = (expr);      \
+    if (!replearn_status_.ok()) return replearn_status_; \
   } while (0)
 
 #define ASSIGN_OR_RETURN(lhs, expr) \

@@ -3,8 +3,8 @@
 #include "core/oneof.h"
 #include "datasets/dataset.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
 
 namespace replearn {
 namespace {
@@ -62,8 +62,7 @@ TEST(TwoPoint, RejectsBadFieldsNamingEachOne) {
 TEST(DatasetRegistry, EveryOneofArmHasAFactoryAndViceVersa) {
   EXPECT_THAT(DatasetRegistry().Names(),
               UnorderedElementsAreArray(OneofArms(DatasetSpec::descriptor())));
-  EXPECT_EQ(CreateDataset(DatasetSpec(), {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateDataset(DatasetSpec(), {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/csv.h"
@@ -20,7 +20,8 @@ namespace {
 std::string LineOf(const std::string& path, double step, int layer, const std::string& quantity) {
   const auto text = ReadFile(path);
   if (!text.ok()) return "?";
-  const std::string prefix = absl::StrCat(static_cast<int64_t>(step), ",", layer, ",", quantity, ",");
+  const std::string prefix =
+      absl::StrCat(static_cast<int64_t>(step), ",", layer, ",", quantity, ",");
   int line = 1;
   for (absl::string_view row : absl::StrSplit(*text, '\n')) {
     if (absl::StartsWith(row, prefix)) return absl::StrCat(line);
@@ -51,17 +52,17 @@ absl::StatusOr<Analysis> AnalyseCurves(const AnalysisOptions& options) {
   for (int layer : wanted) {
     const auto it = std::find(recorded.layers.begin(), recorded.layers.end(), layer);
     if (it == recorded.layers.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "layer ", layer, " has no h rows in ", options.curves_path, "; recorded layers: [",
-          absl::StrJoin(recorded.layers, ", "), "]"));
+      return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " has no h rows in ",
+                                                     options.curves_path, "; recorded layers: [",
+                                                     absl::StrJoin(recorded.layers, ", "), "]"));
     }
     const Curves& c = all[it - recorded.layers.begin()];
     for (size_t i = 0; i < c.h.size(); ++i) {
       if (!(c.h[i] > 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            options.curves_path, ":", LineOf(options.curves_path, c.t[i], layer, "h"),
-            ": value of h (layer ", layer, ", step ", c.t[i], ") = ", c.h[i],
-            "; the theory needs h > 0 (distinct representations)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(options.curves_path, ":", LineOf(options.curves_path, c.t[i], layer, "h"),
+                         ": value of h (layer ", layer, ", step ", c.t[i], ") = ", c.h[i],
+                         "; the theory needs h > 0 (distinct representations)"));
       }
     }
     analysis.layers.push_back(layer);
@@ -72,20 +73,17 @@ absl::StatusOr<Analysis> AnalyseCurves(const AnalysisOptions& options) {
         absl::StrCat(options.curves_path, ": no layer with h rows to fit"));
   }
   analysis.tracked_layer = options.tracked_layer;
-  if (analysis.tracked_layer < 0 ||
-      std::find(analysis.layers.begin(), analysis.layers.end(), analysis.tracked_layer) ==
-          analysis.layers.end()) {
+  if (analysis.tracked_layer < 0 || std::find(analysis.layers.begin(), analysis.layers.end(),
+                                              analysis.tracked_layer) == analysis.layers.end()) {
     analysis.tracked_layer = analysis.layers[analysis.layers.size() / 2];
   }
 
   FitOptions fit_options;
-  std::vector<absl::StatusOr<FitResult>> fits =
-      FitLayers(selected, fit_options, options.threads);
+  std::vector<absl::StatusOr<FitResult>> fits = FitLayers(selected, fit_options, options.threads);
   for (size_t k = 0; k < fits.size(); ++k) {
     if (!fits[k].ok()) {
-      return absl::Status(fits[k].status().code(),
-                          absl::StrCat("fit of layer ", analysis.layers[k], ": ",
-                                       fits[k].status().message()));
+      return absl::Status(fits[k].status().code(), absl::StrCat("fit of layer ", analysis.layers[k],
+                                                                ": ", fits[k].status().message()));
     }
     analysis.fits.push_back(*std::move(fits[k]));
   }
@@ -96,14 +94,14 @@ absl::StatusOr<Analysis> AnalyseCurves(const AnalysisOptions& options) {
   for (const Curves& c : selected) analysis.h_final_measured.push_back(c.h.back());
 
   RETURN_IF_ERROR(MakeDirs(options.out_dir));
-  RETURN_IF_ERROR(WriteFitCsv(JoinPath(options.out_dir, "fit.csv"), analysis.layers, selected,
-                              analysis.fits));
+  RETURN_IF_ERROR(
+      WriteFitCsv(JoinPath(options.out_dir, "fit.csv"), analysis.layers, selected, analysis.fits));
   RETURN_IF_ERROR(WriteTheoryCurvesCsv(JoinPath(options.out_dir, "theory_curves.csv"),
                                        analysis.layers, analysis.fits, analysis.tracked_layer));
 
   if (options.alternatives) {
-    CsvWriter csv({"variant", "layer", "eta_h", "eta_y", "sse", "normalised_loss", "r2_h",
-                   "r2_y", "r2_w"});
+    CsvWriter csv(
+        {"variant", "layer", "eta_h", "eta_y", "sse", "normalised_loss", "r2_h", "r2_y", "r2_w"});
     auto add = [&csv](Variant v, int layer, const FitResult& f) {
       csv.AddRow({std::string(VariantName(v)), absl::StrCat(layer), FormatDouble(f.eta_h),
                   FormatDouble(f.eta_y), FormatDouble(f.sse), FormatDouble(f.normalised_loss),
@@ -116,13 +114,12 @@ absl::StatusOr<Analysis> AnalyseCurves(const AnalysisOptions& options) {
       alt.variant = v;
       const auto fit = Fit(selected[tracked_index], alt);
       if (!fit.ok()) {
-        return absl::Status(fit.status().code(),
-                            absl::StrCat("fit of the ", VariantName(v), " dynamics: ",
-                                         fit.status().message()));
+        return absl::Status(
+            fit.status().code(),
+            absl::StrCat("fit of the ", VariantName(v), " dynamics: ", fit.status().message()));
       }
       add(v, analysis.tracked_layer, *fit);
-      analysis.alternative_losses.emplace_back(std::string(VariantName(v)),
-                                               fit->normalised_loss);
+      analysis.alternative_losses.emplace_back(std::string(VariantName(v)), fit->normalised_loss);
     }
     RETURN_IF_ERROR(
         WriteFileAtomically(JoinPath(options.out_dir, "alternatives.csv"), csv.contents()));

@@ -29,10 +29,10 @@ struct AnalysisOptions {
 };
 
 struct Analysis {
-  std::vector<int> layers;           // fitted layers
-  std::vector<FitResult> fits;       // fits[k] of layers[k]
-  int tracked_layer = -1;            // a member of layers
-  size_t tracked_index = 0;          // its index in layers / fits
+  std::vector<int> layers;      // fitted layers
+  std::vector<FitResult> fits;  // fits[k] of layers[k]
+  int tracked_layer = -1;       // a member of layers
+  size_t tracked_index = 0;     // its index in layers / fits
   const FitResult& tracked() const { return fits[tracked_index]; }
   std::vector<double> h_final_measured;  // last recorded h, per fitted layer
   // Per variant (kTrue excluded) the normalised loss at the tracked layer.

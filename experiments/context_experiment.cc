@@ -208,7 +208,8 @@ absl::Status RenderMdsFigure(const std::vector<Prepared>& prepared,
                         "layer %d (200 examples)'\n",
                         rows, prepared[0].mds_layer),
         "set palette rgb 33,13,10\nset cblabel 'target'\nset grid\n"
-        "set format x '%.2g'\nset xtics rotate by 45 right\nset format y '%.2g'\nset xlabel 'MDS 1'\nset ylabel 'MDS 2'\n");
+        "set format x '%.2g'\nset xtics rotate by 45 right\nset format y '%.2g'\nset xlabel 'MDS "
+        "1'\nset ylabel 'MDS 2'\n");
     for (size_t k = 0; k < prepared.size(); ++k) {
       const Prepared& p = prepared[k];
       const Measured& m = measured[k];

@@ -15,11 +15,10 @@ namespace {
 
 // Plot commands for one panel: the measured quantity and, when present, the fitted curve.
 std::string Panel(const std::string& dir, const std::string& curves_path,
-                  const std::string& quantity, const std::string& layer,
-                  bool theory, const std::string& ylabel, bool log_y) {
-  std::string s = absl::StrCat(log_y ? "set logscale y\n" : "unset logscale y\n",
-                               "set ylabel '", ylabel, "'\n", "plot ",
-                               GnuplotRows(curves_path, quantity, layer),
+                  const std::string& quantity, const std::string& layer, bool theory,
+                  const std::string& ylabel, bool log_y) {
+  std::string s = absl::StrCat(log_y ? "set logscale y\n" : "unset logscale y\n", "set ylabel '",
+                               ylabel, "'\n", "plot ", GnuplotRows(curves_path, quantity, layer),
                                " using 1:4 with lines lw 2 lc rgb '#1f77b4' title 'measured'");
   if (theory) {
     absl::StrAppend(&s, ", ", GnuplotRows(JoinPath(dir, "theory_curves.csv"), quantity, layer),
@@ -36,13 +35,11 @@ std::string GnuplotQuote(const std::string& s) {
 
 std::string GnuplotRows(const std::string& file, const std::string& quantity,
                         const std::string& layer) {
-  return GnuplotQuote(absl::StrCat("< awk -F, '$3 == \"", quantity, "\" && $2 == \"", layer,
-                                   "\"' \"", file, "\""));
+  return GnuplotQuote(
+      absl::StrCat("< awk -F, '$3 == \"", quantity, "\" && $2 == \"", layer, "\"' \"", file, "\""));
 }
 
-bool GnuplotAvailable() {
-  return std::system("command -v gnuplot >/dev/null 2>&1") == 0;
-}
+bool GnuplotAvailable() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
 absl::Status RunGnuplot(const std::string& script, const std::vector<std::string>& outputs) {
   FILE* pipe = popen("gnuplot 2>&1", "w");
@@ -72,20 +69,20 @@ absl::Status RenderFigures(const std::string& dir, const std::string& curves_pat
   for (const char* ext : {"png", "svg"}) {
     const std::string out = JoinPath(dir, absl::StrCat("curves.", ext));
     outputs.push_back(out);
-    absl::StrAppend(&script,
-                    std::string(ext) == "png"
-                        ? "set terminal pngcairo noenhanced size 1200,900 font ',10'\n"
-                        : "set terminal svg noenhanced size 1200,900 font 'sans,10'\n",
-                    "set output ", GnuplotQuote(out + ".tmp"), "\n", "set multiplot layout 2,2 title ",
-                    GnuplotQuote(absl::StrCat(title, ": measured", have_theory ? " vs fitted theory" : "",
-                                       " (layer ", tracked_layer, ")")),
-                    "\n", "set xlabel 'step'\nset key top right\nset grid\n",
-                    Panel(dir, curves_path, "h", layer, have_theory, absl::StrCat("h (layer ", layer, ")"),
-                          false),
-                    Panel(dir, curves_path, "y", "", have_theory, "y", false),
-                    Panel(dir, curves_path, "w", "", have_theory, "w", false),
-                    Panel(dir, curves_path, "loss", "", have_theory, "loss", true), "unset multiplot\n",
-                    "unset logscale y\nset output\n");
+    absl::StrAppend(
+        &script,
+        std::string(ext) == "png" ? "set terminal pngcairo noenhanced size 1200,900 font ',10'\n"
+                                  : "set terminal svg noenhanced size 1200,900 font 'sans,10'\n",
+        "set output ", GnuplotQuote(out + ".tmp"), "\n", "set multiplot layout 2,2 title ",
+        GnuplotQuote(absl::StrCat(title, ": measured", have_theory ? " vs fitted theory" : "",
+                                  " (layer ", tracked_layer, ")")),
+        "\n", "set xlabel 'step'\nset key top right\nset grid\n",
+        Panel(dir, curves_path, "h", layer, have_theory, absl::StrCat("h (layer ", layer, ")"),
+              false),
+        Panel(dir, curves_path, "y", "", have_theory, "y", false),
+        Panel(dir, curves_path, "w", "", have_theory, "w", false),
+        Panel(dir, curves_path, "loss", "", have_theory, "loss", true), "unset multiplot\n",
+        "unset logscale y\nset output\n");
   }
   // A depth profile needs at least two fitted layers (header + 2 rows).
   const auto fit_text = ReadFile(fit);

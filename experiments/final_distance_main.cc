@@ -12,7 +12,7 @@
 // Output folder (default runs/final_distance):
 //   rates/<run>/, grid/<point>/   the run folders
 //   rates.csv                     run,seed,status,final_loss,eta_h,eta_y,kept
-//   final_distance.csv            point,dx2,dy2,status,final_loss,h0,y0,h_measured,h_predicted,ratio
+//   final_distance.csv point,dx2,dy2,status,final_loss,h0,y0,h_measured,h_predicted,ratio
 //   final_distance.{png,svg}      measured against predicted final h, with y = x and factor 2
 //   summary.json                  eta_h, eta_y (averaged), runs_kept, runs, points,
 //                                 points_converged, pearson_r, r2, max_ratio (over converged
@@ -42,8 +42,8 @@
 namespace replearn {
 namespace {
 
-constexpr double kKeepLoss = 1e-2;   // rate runs above this final loss are dropped
-constexpr double kStopLoss = 1e-4;   // grid runs stop (converge) below this loss
+constexpr double kKeepLoss = 1e-2;  // rate runs above this final loss are dropped
+constexpr double kStopLoss = 1e-4;  // grid runs stop (converge) below this loss
 constexpr int kGridSteps = 40000;
 constexpr double kGridRateFactor = 0.2;
 
@@ -104,10 +104,11 @@ int Main(int argc, char** argv) {
     } else if (arg == "--resume") {
       resume = true;
     } else {
-      std::fprintf(stderr,
-                   "fig_final_distance: unknown argument \"%s\"\nusage: fig_final_distance "
-                   "[--out=DIR] [--runs=N] [--grid=N] [--threads=N] [--smoke] [--resume] [--quiet]\n",
-                   arg.c_str());
+      std::fprintf(
+          stderr,
+          "fig_final_distance: unknown argument \"%s\"\nusage: fig_final_distance "
+          "[--out=DIR] [--runs=N] [--grid=N] [--threads=N] [--smoke] [--resume] [--quiet]\n",
+          arg.c_str());
       return 1;
     }
   }
@@ -137,7 +138,8 @@ int Main(int argc, char** argv) {
     rate_rows.push_back(std::move(row));
   }
   if (progress) std::fprintf(stderr, "fig_final_distance: %d rate runs\n", runs);
-  const SuiteResult rates = RunRows(rate_rows, JoinPath(out_dir, "rates"), threads, progress, resume);
+  const SuiteResult rates =
+      RunRows(rate_rows, JoinPath(out_dir, "rates"), threads, progress, resume);
   std::string rates_csv = "run,seed,status,final_loss,eta_h,eta_y,kept\n";
   double eta_h = 0, eta_y = 0;
   int kept = 0;

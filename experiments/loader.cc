@@ -37,8 +37,7 @@ std::string RegisteredPlugins(const Descriptor* type) {
                         "]");
   }
   if (type == ProbeSpec::descriptor()) {
-    return absl::StrCat("registered probes: [", absl::StrJoin(ProbeRegistry().Names(), ", "),
-                        "]");
+    return absl::StrCat("registered probes: [", absl::StrJoin(ProbeRegistry().Names(), ", "), "]");
   }
   return "";
 }
@@ -203,8 +202,8 @@ absl::Status ApplyOverride(Experiment& experiment, absl::string_view assignment)
     const FieldDescriptor* field = type->FindFieldByName(seg);
     if (field == nullptr) field = FindExtensionByShortName(type, seg);
     if (field == nullptr) {
-      std::string hint = absl::StrCat("fields of ", walked.empty() ? "the spec" : walked, ": ",
-                                      FieldNames(type));
+      std::string hint =
+          absl::StrCat("fields of ", walked.empty() ? "the spec" : walked, ": ", FieldNames(type));
       const std::string plugins = RegisteredPlugins(type);
       if (!plugins.empty()) absl::StrAppend(&hint, "; ", plugins);
       return PathError(path, absl::StrCat("no field \"", seg, "\" (", hint, ")"));
@@ -213,8 +212,8 @@ absl::Status ApplyOverride(Experiment& experiment, absl::string_view assignment)
       const FieldDescriptor* set = r->GetOneofFieldDescriptor(*msg, oneof);
       if (set != nullptr && set != field) {
         const std::string prefix = walked.empty() ? "" : absl::StrCat(walked, ".");
-        return PathError(path, absl::StrCat("the spec uses ", prefix, set->name(), ", not ",
-                                            prefix, seg, "; edit the spec to switch"));
+        return PathError(path, absl::StrCat("the spec uses ", prefix, set->name(), ", not ", prefix,
+                                            seg, "; edit the spec to switch"));
       }
     }
     walked = walked.empty() ? seg : absl::StrCat(walked, ".", seg);

@@ -18,12 +18,12 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/file_util.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "experiments/analysis.h"
 #include "experiments/figures.h"
 #include "experiments/loader.h"
@@ -156,8 +156,7 @@ int Run(const std::vector<std::string>& args) {
       "  wall time %.2f s; output in %s\n",
       spec->name().c_str(), s.status.c_str(), s.tracked_layer, Figure(s.h0).c_str(),
       Figure(s.y0).c_str(), Figure(s.w0).c_str(), static_cast<long long>(s.steps),
-      Figure(s.final_loss).c_str(), Figure(s.h_final).c_str(), s.wall_seconds,
-      s.out_dir.c_str());
+      Figure(s.final_loss).c_str(), Figure(s.h_final).c_str(), s.wall_seconds, s.out_dir.c_str());
   if (std::isfinite(s.test_accuracy) || std::isfinite(s.test_loss)) {
     std::printf("  held-out split: test loss = %s  test accuracy = %s  (train accuracy %s)\n",
                 Figure(s.test_loss).c_str(), Figure(s.test_accuracy).c_str(),
@@ -395,8 +394,8 @@ int Fit(const std::vector<std::string>& args) {
                 analysis->tracked_layer, loss);
   }
   if (GnuplotAvailable()) {
-    const absl::Status fig = RenderFigures(a.out_dir, a.curves_path, analysis->tracked_layer,
-                                           "replearn fit");
+    const absl::Status fig =
+        RenderFigures(a.out_dir, a.curves_path, analysis->tracked_layer, "replearn fit");
     if (!fig.ok()) {
       std::fprintf(stderr, "replearn fit: figures not drawn: %s\n",
                    std::string(fig.message()).c_str());

@@ -54,8 +54,8 @@ double MeanOver(const Eigen::MatrixXd& d, const Eigen::MatrixXd& target, bool sa
 // not kept while the networks train.
 struct SpecFacts {
   int input_dim = 0, output_dim = 0;
-  int layer = 0;                // the distance_matrix probe's (first) layer
-  std::vector<int> labels;      // per probe example (all 0 without class labels)
+  int layer = 0;            // the distance_matrix probe's (first) layer
+  std::vector<int> labels;  // per probe example (all 0 without class labels)
   bool has_labels = false;
 };
 

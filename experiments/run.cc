@@ -13,10 +13,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "core/csv.h"
 #include "core/file_util.h"
 #include "core/npy.h"
@@ -166,8 +166,7 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   s.y0 = result.curves.First("y");
   s.w0 = result.curves.First("w");
   s.h_final = result.curves.Last("h", s.tracked_layer);
-  s.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  s.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (spec.theory().enabled() && result.status != "diverged") {
     AnalysisOptions a;
     a.curves_path = JoinPath(options.out_dir, "curves.csv");
@@ -203,10 +202,11 @@ absl::StatusOr<RunSummary> RunExperiment(const Experiment& spec, const RunOption
   }
   if (spec.output().figures()) {
     if (!GnuplotAvailable()) {
-      std::fprintf(stderr, "replearn: gnuplot not found; no figures (tools/setup.sh installs it)\n");
-    } else if (const absl::Status fig = RenderFigures(
-                   options.out_dir, JoinPath(options.out_dir, "curves.csv"), s.tracked_layer,
-                   spec.name());
+      std::fprintf(stderr,
+                   "replearn: gnuplot not found; no figures (tools/setup.sh installs it)\n");
+    } else if (const absl::Status fig =
+                   RenderFigures(options.out_dir, JoinPath(options.out_dir, "curves.csv"),
+                                 s.tracked_layer, spec.name());
                !fig.ok()) {
       std::fprintf(stderr, "replearn: figures not drawn: %s\n", std::string(fig.message()).c_str());
     }
@@ -333,7 +333,6 @@ absl::StatusOr<std::map<std::string, std::string>> ParseSummaryJson(absl::string
   return fields;
 }
 
-
 absl::StatusOr<RunSummary> ReadRunSummary(const std::string& dir) {
   const std::string path = JoinPath(dir, "summary.json");
   ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
@@ -421,8 +420,8 @@ std::vector<absl::StatusOr<RunSummary>> RunExperiments(const std::vector<Experim
         const double elapsed =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (summary.ok()) {
-          std::fprintf(stderr, "[%d/%d %.0fs] %s: %s after %lld steps, loss %.3g%s (%s)\n",
-                       done, n, elapsed, specs[k].name().c_str(), summary->status.c_str(),
+          std::fprintf(stderr, "[%d/%d %.0fs] %s: %s after %lld steps, loss %.3g%s (%s)\n", done, n,
+                       elapsed, specs[k].name().c_str(), summary->status.c_str(),
                        static_cast<long long>(summary->steps), summary->final_loss,
                        summary->fitted
                            ? absl::StrFormat(", fit loss %.3g", summary->normalised_loss).c_str()

@@ -127,8 +127,8 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
     problems.push_back(absl::StrCat("training.stop_loss = ", t.stop_loss(), "; must be >= 0"));
   }
   if (t.batch_size() < 0) {
-    problems.push_back(absl::StrCat("training.batch_size = ", t.batch_size(),
-                                    "; must be >= 0 (0 = full batch)"));
+    problems.push_back(
+        absl::StrCat("training.batch_size = ", t.batch_size(), "; must be >= 0 (0 = full batch)"));
   }
   if (t.epochs() < 0) {
     problems.push_back(absl::StrCat("training.epochs = ", t.epochs(), "; must be >= 0"));
@@ -171,10 +171,10 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
       trial.net = *std::move(net);
       if (trial.net->input_dim() != trial.data->input_dim() ||
           trial.net->output_dim() != trial.data->output_dim()) {
-        problems.push_back(absl::StrCat(
-            "architecture: input/output dims ", trial.net->input_dim(), "/",
-            trial.net->output_dim(), " do not match the dataset's ", trial.data->input_dim(), "/",
-            trial.data->output_dim()));
+        problems.push_back(absl::StrCat("architecture: input/output dims ", trial.net->input_dim(),
+                                        "/", trial.net->output_dim(),
+                                        " do not match the dataset's ", trial.data->input_dim(),
+                                        "/", trial.data->output_dim()));
       } else if (!spec.architecture().init_npz().empty()) {
         LoadInitialParameters(spec.architecture().init_npz(), *trial.net, problems);
       }
@@ -307,8 +307,7 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
       epoch_loss = 0;
       epoch_batches = 0;
     }
-    if (evaluate && epoch_start &&
-        (epoch % t.eval_every_epochs() == 0 || step == last_step)) {
+    if (evaluate && epoch_start && (epoch % t.eval_every_epochs() == 0 || step == last_step)) {
       ctx.Invalidate();
       ASSIGN_OR_RETURN(const EvalResult e,
                        Evaluate(net, data.x_test, data.y_test, data.test_labels, batch));

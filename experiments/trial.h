@@ -42,7 +42,7 @@ struct TrainResult {
   // "finished": all training.steps updates applied; "converged": stopped early because
   // the loss fell below training.stop_loss; "diverged": the loss or output became NaN/Inf.
   std::string status;
-  int64_t steps = 0;        // updates applied
+  int64_t steps = 0;  // updates applied
   // Training loss at the last measurement (before no update); for networks whose training
   // forward differs (dropout), the loss of an eval-mode forward at that point instead.
   double final_loss = 0;

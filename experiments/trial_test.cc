@@ -21,13 +21,15 @@ namespace {
 using ::testing::HasSubstr;
 
 Experiment SmallSpec(int steps = 20) {
-  auto spec = ParseExperiment(R"pb(
-    name: "small"
-    architecture { mlp { depth: 4 width: 16 nonlinearity: LEAKY_RELU gain: 1.0 } }
-    dataset { two_point { dx2: 1 dy2: 0.5 } }
-    training { learning_rate: 0.05 seed: 1 threads: 1 }
-    probe { two_point {} }
-  )pb", "small");
+  auto spec = ParseExperiment(
+      R"pb(
+        name: "small"
+        architecture { mlp { depth: 4 width: 16 nonlinearity: LEAKY_RELU gain: 1.0 } }
+        dataset { two_point { dx2: 1 dy2: 0.5 } }
+        training { learning_rate: 0.05 seed: 1 threads: 1 }
+        probe { two_point {} }
+      )pb",
+      "small");
   EXPECT_TRUE(spec.ok()) << spec.status();
   spec->mutable_training()->set_steps(steps);
   return *spec;
@@ -115,8 +117,8 @@ TEST(Train, LossSplitHoldsOnNetworkOutputs) {
   spec.mutable_training()->set_stop_loss(0);
   const TrainResult r = TrainOrDie(spec);
   const double dy2 = 0.5;
-  const double split = 0.5 * r.curves.Last("ybar") +
-                       0.25 * (r.curves.Last("w") + 0.5 * (dy2 - r.curves.Last("y")));
+  const double split =
+      0.5 * r.curves.Last("ybar") + 0.25 * (r.curves.Last("w") + 0.5 * (dy2 - r.curves.Last("y")));
   constexpr double kRelTol = 1e-5;  // dy2 of the f32 targets differs from 0.5 by ~1e-7
   EXPECT_NEAR(r.final_loss, split, kRelTol * r.final_loss + 1e-7);
   for (const auto& row : r.curves.rows()) {

@@ -20,10 +20,10 @@ namespace replearn {
 namespace {
 
 // THEORY.md section 7's row order.
-constexpr const char* kRowOrder[] = {
-    "default", "shallow",  "narrow",   "linear",   "elu",      "tanh",     "relu",
-    "swish",   "skip",     "cnn",      "dropout",  "gain_0.9", "gain_1.1", "gain_1.2",
-    "gain_1.3", "gain_1.4", "gain_1.6", "adam",    "two_layer"};
+constexpr const char* kRowOrder[] = {"default",  "shallow",  "narrow",   "linear",   "elu",
+                                     "tanh",     "relu",     "swish",    "skip",     "cnn",
+                                     "dropout",  "gain_0.9", "gain_1.1", "gain_1.2", "gain_1.3",
+                                     "gain_1.4", "gain_1.6", "adam",     "two_layer"};
 
 int RowRank(const std::string& name) {
   const auto* end = std::end(kRowOrder);
@@ -85,31 +85,30 @@ absl::Status RenderSuiteFigure(const std::vector<SuiteRow>& rows,
       const std::string theory = JoinPath(s.out_dir, "theory_curves.csv");
       const std::string layer = absl::StrCat(s.tracked_layer);
       const bool fitted = s.fitted && FileExists(theory);
-      absl::StrAppend(&script, "set title ",
-                      GnuplotQuote(absl::StrCat(rows[r].name, fitted ? absl::StrFormat(
-                                                                  "  (fit loss %.3g)",
-                                                                  s.normalised_loss)
-                                                            : "  (not fitted)")),
-                      "\n");
+      absl::StrAppend(
+          &script, "set title ",
+          GnuplotQuote(absl::StrCat(
+              rows[r].name,
+              fitted ? absl::StrFormat("  (fit loss %.3g)", s.normalised_loss) : "  (not fitted)")),
+          "\n");
       // Each quantity's scale: its largest measured value (1 when it is never positive).
       const std::pair<const char*, std::string> quantities[] = {{"h", layer}, {"y", ""}, {"w", ""}};
       for (const auto& [q, l] : quantities) {
-        absl::StrAppend(&script, "stats ", GnuplotRows(curves, q, l), " using 4 nooutput\n",
-                        "m_", q, " = (STATS_max > 0 ? STATS_max : 1)\n");
+        absl::StrAppend(&script, "stats ", GnuplotRows(curves, q, l), " using 4 nooutput\n", "m_",
+                        q, " = (STATS_max > 0 ? STATS_max : 1)\n");
       }
       // (stats honours a fixed yrange, so the range is set only for the plot.)
       // About 600 points per curve are plenty for a 330-pixel panel and keep the SVG small.
       const int64_t steps = rows[r].spec.training().steps();
-      const std::string every =
-          steps > 1200 ? absl::StrCat(" every ", steps / 600) : std::string();
+      const std::string every = steps > 1200 ? absl::StrCat(" every ", steps / 600) : std::string();
       std::string plot = "set yrange [-0.05:1.1]\nplot ";
       const std::pair<const char*, const char*> colours[] = {
           {"h", "#1f77b4"}, {"y", "#2ca02c"}, {"w", "#ff7f0e"}};
       bool first = true;
       for (const auto& [q, colour] : colours) {
         const std::string l = std::string(q) == "h" ? layer : "";
-        absl::StrAppend(&plot, first ? "" : ", ", GnuplotRows(curves, q, l), every, " using 1:($4/m_", q,
-                        ") with lines lw 1.5 lc rgb '", colour, "'");
+        absl::StrAppend(&plot, first ? "" : ", ", GnuplotRows(curves, q, l), every,
+                        " using 1:($4/m_", q, ") with lines lw 1.5 lc rgb '", colour, "'");
         if (fitted) {
           absl::StrAppend(&plot, ", ", GnuplotRows(theory, q, l), every, " using 1:($4/m_", q,
                           ") with lines lw 1.5 dt 2 lc rgb '", colour, "'");
@@ -151,10 +150,10 @@ absl::Status WriteGainSweep(const std::vector<SuiteRow>& rows,
     const RunSummary& s = summaries[r];
     const double nan = std::nan("");
     absl::StrAppend(&csv, rows[r].name, ",", Number(rows[r].spec.architecture().mlp().gain()), ",",
-                    Number(rows[r].spec.training().learning_rate()), ",", Number(s.final_loss),
-                    ",", Number(s.fitted ? s.normalised_loss : nan), ",",
-                    Number(s.fitted ? s.r2_h : nan), ",", Number(s.h0), ",", Number(s.h_final),
-                    ",", Number(s.fitted ? s.h_final_predicted : nan), "\n");
+                    Number(rows[r].spec.training().learning_rate()), ",", Number(s.final_loss), ",",
+                    Number(s.fitted ? s.normalised_loss : nan), ",",
+                    Number(s.fitted ? s.r2_h : nan), ",", Number(s.h0), ",", Number(s.h_final), ",",
+                    Number(s.fitted ? s.h_final_predicted : nan), "\n");
   }
   const std::string path = JoinPath(out_dir, "gain_sweep.csv");
   RETURN_IF_ERROR(WriteFileAtomically(path, csv));
@@ -190,9 +189,10 @@ std::string SuiteSummaryJson(const std::vector<SuiteRow>& rows,
   for (size_t r = 0; r < rows.size(); ++r) {
     const RunSummary& s = summaries[r];
     absl::StrAppend(&text, ",\n  \"", rows[r].name, "\": {\"status\": \"", s.status,
-                    "\", \"final_loss\": ", json(s.final_loss), ", \"normalised_loss\": ",
-                    json(s.fitted ? s.normalised_loss : NAN), ", \"r2_h\": ",
-                    json(s.fitted ? s.r2_h : NAN), ", \"r2_y\": ", json(s.fitted ? s.r2_y : NAN),
+                    "\", \"final_loss\": ", json(s.final_loss),
+                    ", \"normalised_loss\": ", json(s.fitted ? s.normalised_loss : NAN),
+                    ", \"r2_h\": ", json(s.fitted ? s.r2_h : NAN),
+                    ", \"r2_y\": ", json(s.fitted ? s.r2_y : NAN),
                     ", \"r2_w\": ", json(s.fitted ? s.r2_w : NAN), "}");
   }
   return text + "\n}\n";
@@ -254,8 +254,7 @@ absl::StatusOr<std::vector<SuiteRow>> LoadSuite(const std::string& dir,
 }
 
 std::string SuiteCsv(const std::vector<SuiteRow>& rows, const std::vector<RunSummary>& summaries) {
-  std::string csv =
-      "row,final_loss,normalised_loss,eta_h,eta_y,r2_h,r2_y,r2_w,wall_seconds\n";
+  std::string csv = "row,final_loss,normalised_loss,eta_h,eta_y,r2_h,r2_y,r2_w,wall_seconds\n";
   for (size_t r = 0; r < rows.size(); ++r) {
     const RunSummary& s = summaries[r];
     const double nan = std::nan("");
@@ -278,7 +277,8 @@ SuiteResult RunRows(const std::vector<SuiteRow>& rows, const std::string& out_di
     specs.back().set_name(row.name);  // progress lines name the row
     dirs.push_back(JoinPath(out_dir, row.name));
   }
-  std::vector<absl::StatusOr<RunSummary>> runs = RunExperiments(specs, dirs, threads, progress, resume);
+  std::vector<absl::StatusOr<RunSummary>> runs =
+      RunExperiments(specs, dirs, threads, progress, resume);
   SuiteResult result;
   for (size_t r = 0; r < rows.size(); ++r) {
     if (runs[r].ok()) {
@@ -317,7 +317,8 @@ absl::StatusOr<SuiteResult> RunSuite(const std::vector<SuiteRow>& rows, const st
       }
     }
     if (const absl::Status s = RenderSuiteFigure(drawn, drawn_summaries, out_dir); !s.ok()) {
-      std::fprintf(stderr, "universality: figure not drawn: %s\n", std::string(s.message()).c_str());
+      std::fprintf(stderr, "universality: figure not drawn: %s\n",
+                   std::string(s.message()).c_str());
     }
   }
   // Last, so its presence means the suite completed.

@@ -101,8 +101,8 @@ int Main(int argc, char** argv) {
       continue;
     }
     std::printf("%-10s %12.4g %12.4g %12.4g %12.4g %8.4f %8.4f %8.4f %8.1f\n",
-                (*rows)[r].name.c_str(), s.final_loss, s.normalised_loss, s.eta_h, s.eta_y,
-                s.r2_h, s.r2_y, s.r2_w, s.wall_seconds);
+                (*rows)[r].name.c_str(), s.final_loss, s.normalised_loss, s.eta_h, s.eta_y, s.r2_h,
+                s.r2_y, s.r2_w, s.wall_seconds);
   }
   for (const std::string& e : result->errors) std::fprintf(stderr, "universality: %s\n", e.c_str());
   std::printf("output in %s\n", out_dir.c_str());

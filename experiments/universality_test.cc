@@ -8,8 +8,8 @@
 #include <string>
 
 #include "core/csv.h"
-#include "experiments/run.h"
 #include "core/file_util.h"
+#include "experiments/run.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -33,7 +33,8 @@ TEST(Universality, EverySpecRunsAtSmokeSizeAndTheTableHasOneRowEach) {
   EXPECT_EQ(rows->front().name, "default");
   EXPECT_EQ(rows->back().name, "two_layer");
   int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(kSuite)) files += e.path().extension() == ".pbtxt";
+  for (const auto& e : std::filesystem::directory_iterator(kSuite))
+    files += e.path().extension() == ".pbtxt";
   EXPECT_EQ(files, 19);
   for (const SuiteRow& row : *rows) EXPECT_EQ(row.spec.training().steps(), 50) << row.name;
 
@@ -43,9 +44,9 @@ TEST(Universality, EverySpecRunsAtSmokeSizeAndTheTableHasOneRowEach) {
   EXPECT_EQ(result->failed, 0) << (result->errors.empty() ? "" : result->errors[0]);
   const auto csv = ReadCsvFile(JoinPath(out, "universality.csv"));
   ASSERT_TRUE(csv.ok()) << csv.status();
-  EXPECT_EQ(csv->header, (std::vector<std::string>{"row", "final_loss", "normalised_loss", "eta_h",
-                                                    "eta_y", "r2_h", "r2_y", "r2_w",
-                                                    "wall_seconds"}));
+  EXPECT_EQ(csv->header,
+            (std::vector<std::string>{"row", "final_loss", "normalised_loss", "eta_h", "eta_y",
+                                      "r2_h", "r2_y", "r2_w", "wall_seconds"}));
   ASSERT_EQ(csv->rows.size(), rows->size());
   for (size_t r = 0; r < rows->size(); ++r) {
     const RunSummary& s = result->summaries[r];

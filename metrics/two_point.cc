@@ -3,6 +3,8 @@
 // Example specs:
 //   probe { two_point { layers: [10] every: 1 } }   # empty layers = every hidden layer
 //   probe { two_point { layers: [2] every: 100 class_a: 0 class_b: 1 } }   # MNIST 0 vs 1
+#include "metrics/two_point.h"
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -12,7 +14,6 @@
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
 #include "metrics/probe.h"
-#include "metrics/two_point.h"
 #include "metrics/two_point_measures.h"
 
 namespace replearn {
@@ -80,7 +81,9 @@ class TwoPointProbe final : public Probe {
  private:
   TwoPointProbe(const Dataset& data, std::pair<int, int> examples, std::vector<int> layers,
                 int every)
-      : x_(2, data.input_dim()), y_(2, data.output_dim()), layers_(std::move(layers)),
+      : x_(2, data.input_dim()),
+        y_(2, data.output_dim()),
+        layers_(std::move(layers)),
         every_(every) {
     x_.row(0) = data.x.row(examples.first);
     x_.row(1) = data.x.row(examples.second);
@@ -100,7 +103,7 @@ class TwoPointProbe final : public Probe {
 }  // namespace
 
 absl::StatusOr<std::pair<int, int>> TwoPointExamples(const TwoPointProbeSpec& spec,
-                                                      const Dataset& data) {
+                                                     const Dataset& data) {
   std::vector<std::string> problems;
   int picked[2];
   const int n = data.size();
@@ -123,8 +126,7 @@ absl::StatusOr<std::pair<int, int>> TwoPointExamples(const TwoPointProbeSpec& sp
       picked[k] = FirstOfClass(data, which[k].label);
       if (picked[k] < 0) {
         problems.push_back(absl::StrCat("probe.two_point.", which[k].class_field, " = ",
-                                        which[k].label,
-                                        ": no training example has this label"));
+                                        which[k].label, ": no training example has this label"));
       }
     } else if (picked[k] < 0 || picked[k] >= n) {
       problems.push_back(absl::StrCat("probe.two_point.", which[k].index_field, " = ", picked[k],

@@ -15,7 +15,7 @@ namespace replearn {
 // class_a/class_b when those are >= 0. InvalidArgument naming the field when an index is
 // out of range, a class has no example or the dataset has no labels, or a == b.
 absl::StatusOr<std::pair<int, int>> TwoPointExamples(const TwoPointProbeSpec& spec,
-                                                      const Dataset& data);
+                                                     const Dataset& data);
 
 }  // namespace replearn
 

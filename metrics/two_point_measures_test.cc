@@ -13,8 +13,8 @@ namespace {
 TEST(MeasureOutputs, MatchesHandComputedValues) {
   const float yhat1[] = {1, 2}, yhat2[] = {4, 6}, t1[] = {0, 0}, t2[] = {3, 0};
   const OutputMeasures m = MeasureOutputs(yhat1, yhat2, t1, t2, 2);
-  EXPECT_DOUBLE_EQ(m.y, 25.0);          // (3, 4)
-  EXPECT_DOUBLE_EQ(m.w, 25.0 - 9.0);    // (3, 0) . (3, 4) = 9
+  EXPECT_DOUBLE_EQ(m.y, 25.0);           // (3, 4)
+  EXPECT_DOUBLE_EQ(m.w, 25.0 - 9.0);     // (3, 0) . (3, 4) = 9
   EXPECT_DOUBLE_EQ(m.ybar, 1.0 + 16.0);  // mean out (2.5, 4), mean target (1.5, 0)
   // 1/2 * mean(||(1,2)||^2, ||(1,6)||^2) = 1/4 * (5 + 37)
   EXPECT_DOUBLE_EQ(m.loss, 10.5);
@@ -36,8 +36,7 @@ TEST(MeasureOutputs, LossSplitHoldsForRandomVectors) {
       const OutputMeasures m = MeasureOutputs(a.data(), b.data(), t1.data(), t2.data(), dim);
       const double dy2 = SquaredDistance(t1.data(), t2.data(), dim);
       constexpr double kRelTol = 1e-12;
-      EXPECT_NEAR(m.loss, 0.5 * m.ybar + 0.25 * (m.w + 0.5 * (dy2 - m.y)),
-                  kRelTol * (1 + m.loss));
+      EXPECT_NEAR(m.loss, 0.5 * m.ybar + 0.25 * (m.w + 0.5 * (dy2 - m.y)), kRelTol * (1 + m.loss));
     }
   }
 }

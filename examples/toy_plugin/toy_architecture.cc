@@ -32,12 +32,16 @@ class Toy final : public Architecture {
                                                               const BuildContext& ctx) {
     const ToySpec& o = spec.GetExtension(toy);
     std::vector<std::string> problems;
-    if (o.width() < 1) problems.push_back(absl::StrCat("architecture.toy.width = ", o.width(), "; must be >= 1"));
-    if (!(o.scale() > 0)) problems.push_back(absl::StrCat("architecture.toy.scale = ", o.scale(), "; must be > 0"));
+    if (o.width() < 1)
+      problems.push_back(absl::StrCat("architecture.toy.width = ", o.width(), "; must be >= 1"));
+    if (!(o.scale() > 0))
+      problems.push_back(absl::StrCat("architecture.toy.scale = ", o.scale(), "; must be > 0"));
     if (!(o.init_std() > 0)) {
-      problems.push_back(absl::StrCat("architecture.toy.init_std = ", o.init_std(), "; must be > 0"));
+      problems.push_back(
+          absl::StrCat("architecture.toy.init_std = ", o.init_std(), "; must be > 0"));
     }
-    if (ctx.input_dim < 1 || ctx.output_dim < 1) problems.push_back("architecture.toy: the dataset has no inputs or outputs");
+    if (ctx.input_dim < 1 || ctx.output_dim < 1)
+      problems.push_back("architecture.toy: the dataset has no inputs or outputs");
     if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, ". "));
     return std::unique_ptr<Architecture>(new Toy(ctx.input_dim, o.width(), ctx.output_dim,
                                                  static_cast<float>(o.scale()), o.init_std(),
@@ -110,8 +114,14 @@ class Toy final : public Architecture {
 
  private:
   Toy(int in, int width, int out, float scale, double init_std, uint64_t seed)
-      : in_(in), width_(width), out_(out), scale_(scale), w0_(width * in), b0_(width, 0.0f),
-        w1_(out * width), b1_(out, 0.0f) {
+      : in_(in),
+        width_(width),
+        out_(out),
+        scale_(scale),
+        w0_(width * in),
+        b0_(width, 0.0f),
+        w1_(out * width),
+        b1_(out, 0.0f) {
     replearn::Rng rng(seed);
     for (float& w : w0_) w = static_cast<float>(init_std / std::sqrt(in) * rng.Normal());
     for (float& w : w1_) w = static_cast<float>(init_std / std::sqrt(width) * rng.Normal());

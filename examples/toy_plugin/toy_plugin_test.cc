@@ -67,7 +67,8 @@ TEST(ToyPlugin, BadOptionsAreRejectedNamingTheField) {
   const auto s = replearn::RunExperiment(
       *spec, replearn::RunOptions{replearn::JoinPath(std::getenv("TEST_TMPDIR"), "bad"), false});
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.status().message()), HasSubstr("architecture.toy.scale = -1; must be > 0"));
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr("architecture.toy.scale = -1; must be > 0"));
 }
 
 }  // namespace
