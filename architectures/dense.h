@@ -9,7 +9,7 @@
 // that produced this layer's input from pre-activation p (see nonlinearity.h), so the
 // backward returns the previous layer's dL/d(pre-activation) directly.
 //
-// Why this shape (measurements in /work/shared/BENCHMARKING.md and benchmarks/RESULTS.md):
+// Why this shape (measurements in docs/benchmarking.md and benchmarks/RESULTS.md):
 // at the tiny batches of these experiments the layer is bound by streaming W through the
 // caches, not by flops. Forward is one dnnl_sgemm. The fused backward makes ONE pass over
 // W: for each row o it adds dy[:, o] W[o] into dx and then updates W[o] and b[o] in place,

@@ -1,4 +1,4 @@
-// The "resnet" architecture: the paper's residual MLP (THEORY.md section 7),
+// The "resnet" architecture: the paper's residual MLP (docs/theory.md section 7),
 //   h_0 = f(W_0 x + b_0),  h_1 = f(W_1 h_0 + b_1),
 //   h_k = f(W_k h_{k-1} + b_k) + h_{k-2}   for k = 2 .. depth - 1,
 //   y = W_depth h_{depth-1} + b_depth,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side speed of replearn and PyTorch on the default two-point experiment
 # (20 x 500 leaky ReLU, batch 2, SGD, every layer probed every step), following
-# shared BENCHMARKING.md: same network, data, lr, probes and thread count; runs interleaved;
+# docs/benchmarking.md: same network, data, lr, probes and thread count; runs interleaved;
 # medians with min-max over repeats.
 #
 #   benchmarks/compare.sh [--steps N] [--repeats R] [--threads T]

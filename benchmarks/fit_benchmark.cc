@@ -1,5 +1,5 @@
 // Fitting [ODE] to the curves of all 20 hidden layers of a 6000-step default run
-// (theory/fit.h, THEORY.md section 5).
+// (theory/fit.h, docs/theory.md section 5).
 //
 // Input. By default a synthetic run: for every layer, the curves [ODE] + [LOSS] predict with
 // that layer's rates of a reference fit of a real default run (the table below: eta_h, eta_y,

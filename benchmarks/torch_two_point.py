@@ -2,7 +2,7 @@
 """The default two-point experiment in PyTorch, for speed and agreement comparisons.
 
 Same network (MLP, `depth` hidden layers of `width`, leaky ReLU slope 0.01, Xavier-normal
-init with `gain`, zero biases), same data (THEORY.md section 7), same loss
+init with `gain`, zero biases), same data (docs/theory.md section 7), same loss
 (1/2 mean over examples of the squared error summed over outputs), full-batch SGD, and the
 same all-layer probe (h per hidden layer, y, w, ybar, loss before every update).
 

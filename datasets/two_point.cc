@@ -1,4 +1,4 @@
-// The paper's two-point dataset (THEORY.md section 7). Example spec:
+// The paper's two-point dataset (docs/theory.md section 7). Example spec:
 //   dataset { two_point { dx2: 1.0 dy2: 0.5 input_dim: 1 output_dim: 1 } }
 #include <cmath>
 

@@ -1,4 +1,4 @@
-// XOR (THEORY.md section 7): inputs (0, 0), (0, 1), (1, 0), (1, 1); targets 0, 1, 1, 0.
+// XOR (docs/theory.md section 7): inputs (0, 0), (0, 1), (1, 0), (1, 1); targets 0, 1, 1, 0.
 // Example spec:
 //   dataset { xor {} }
 #include "datasets/dataset.h"

@@ -1,4 +1,4 @@
-// The context-dependent ("orthogonal") task (THEORY.md section 7): a 27 -> 4 x 100 -> 1
+// The context-dependent ("orthogonal") task (docs/theory.md section 7): a 27 -> 4 x 100 -> 1
 // leaky-ReLU MLP learns the blob's x in context 1 and its y in context 2 from three initial
 // scales, one spec each in experiments/specs/context/:
 //

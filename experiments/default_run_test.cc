@@ -1,6 +1,6 @@
 // The paper's default two-point experiment at full size (6000 steps of the 20 x 500
 // leaky-ReLU net, about 15 s): the run starts rich, converges, and the effective theory
-// fits it (THEORY.md section 8, check 6; sections 4 and 6).
+// fits it (docs/theory.md section 8, check 6; sections 4 and 6).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // bazel run //experiments:fig_final_distance [-- flags]
 //
-// The paper's "final distance" experiment (THEORY.md section 7, [FINAL] of section 4):
+// The paper's "final distance" experiment (docs/theory.md section 7, [FINAL] of section 4):
 //   1. train the default network (experiments/specs/two_point_default.pbtxt) with --runs
 //      seeds, fit the theory at the tracked layer of each, drop runs whose final loss is
 //      above 1e-2, and average eta_h and eta_y over the rest;

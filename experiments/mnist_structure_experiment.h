@@ -1,4 +1,4 @@
-// The MNIST-structure experiment (THEORY.md section 7, "MNIST structure"): the hidden
+// The MNIST-structure experiment (docs/theory.md section 7, "MNIST structure"): the hidden
 // distance matrix of 100 training images (10 per class, sorted by label) after training,
 // averaged over several networks, against a class-block prediction.
 //
@@ -13,7 +13,7 @@
 //
 // Predictions, compared by Pearson's r over the 4950 pairs above the diagonal:
 //   block    0 within a class, 1 between classes (any two-valued block matrix gives the same r)
-//   [FINAL]  per network, THEORY.md section 4 for every pair with D_y* = 0 within a class and
+//   [FINAL]  per network, docs/theory.md section 4 for every pair with D_y* = 0 within a class and
 //            sqrt(2) between (one-hot targets), from that network's step-0 distances and the
 //            eta_h / eta_y of its own theory fit (the two_point probe on a 0 and a 1), then
 //            averaged over the networks like the measurement.

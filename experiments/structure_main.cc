@@ -1,4 +1,4 @@
-// The representation-structure experiments of THEORY.md section 7:
+// The representation-structure experiments of docs/theory.md section 7:
 //
 //   bazel run //experiments:xor [-- flags]              experiments/xor_experiment.h
 //   bazel run //experiments:mnist_structure [-- flags]  experiments/mnist_structure_experiment.h

@@ -1,4 +1,4 @@
-// What the representation-structure experiments (xor, mnist_structure, context; THEORY.md
+// What the representation-structure experiments (xor, mnist_structure, context; docs/theory.md
 // section 7) share: their options, running several specs at once, statistics over distance
 // matrices, gnuplot heat maps, and a small JSON writer for their summary.json.
 #ifndef REPLEARN_EXPERIMENTS_STRUCTURE_UTIL_H_

@@ -19,7 +19,7 @@
 namespace replearn {
 namespace {
 
-// THEORY.md section 7's row order.
+// docs/theory.md section 7's row order.
 constexpr const char* kRowOrder[] = {"default",  "shallow",  "narrow",   "linear",   "elu",
                                      "tanh",     "relu",     "swish",    "skip",     "cnn",
                                      "dropout",  "gain_0.9", "gain_1.1", "gain_1.2", "gain_1.3",

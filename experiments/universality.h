@@ -1,4 +1,4 @@
-// The universality suite (THEORY.md section 7): one spec per architecture row in
+// The universality suite (docs/theory.md section 7): one spec per architecture row in
 // experiments/specs/universality/, all run with the theory fit at each row's tracked
 // layer, summarised in one table and one grid figure.
 //
@@ -42,7 +42,7 @@ struct SuiteOptions {
   bool resume = false;  // keep rows already completed in the output folder
 };
 
-// Loads every *.pbtxt of `dir` (ordered as THEORY.md's table, unknown names after, sorted),
+// Loads every *.pbtxt of `dir` (ordered as docs/theory.md's table, unknown names after, sorted),
 // keeps options.rows, applies the overrides and the smoke reduction, and validates every
 // row (BuildTrial) before returning. All problems at once, each naming its file.
 absl::StatusOr<std::vector<SuiteRow>> LoadSuite(const std::string& dir,

@@ -1,7 +1,7 @@
 // bazel run //experiments:universality [-- flags]
 //
 // Runs every spec of the universality suite (experiments/specs/universality/, one per row
-// of THEORY.md section 7) with the theory fit, several at once, and writes
+// of docs/theory.md section 7) with the theory fit, several at once, and writes
 // universality.csv and universality.{png,svg} (experiments/universality.h).
 //
 //   --out=DIR          output folder (default runs/universality)

@@ -28,7 +28,7 @@ TEST(Universality, EverySpecRunsAtSmokeSizeAndTheTableHasOneRowEach) {
   options.threads = 2;
   auto rows = LoadSuite(kSuite, options);
   ASSERT_TRUE(rows.ok()) << rows.status();
-  // THEORY.md section 7: 11 architecture rows, 6 gain rows, adam and two_layer.
+  // docs/theory.md section 7: 11 architecture rows, 6 gain rows, adam and two_layer.
   ASSERT_EQ(rows->size(), 19u);
   EXPECT_EQ(rows->front().name, "default");
   EXPECT_EQ(rows->back().name, "two_layer");

@@ -23,7 +23,7 @@ namespace {
 
 struct Setting {
   const char* name;
-  int64_t paper_steps;  // THEORY.md section 7
+  int64_t paper_steps;  // docs/theory.md section 7
 };
 constexpr Setting kSettings[] = {
     {"rich", 3000}, {"intermediate", 1000}, {"lazy", 1000}, {"shallow", 2000}};

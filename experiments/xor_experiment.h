@@ -1,4 +1,4 @@
-// The XOR experiment (THEORY.md section 7, "XOR"): a 20 x 500 ReLU MLP (one hidden layer for
+// The XOR experiment (docs/theory.md section 7, "XOR"): a 20 x 500 ReLU MLP (one hidden layer for
 // "shallow") trained on XOR in four settings, one spec each in experiments/specs/xor/:
 //
 //   setting       gain    lr     steps (paper's)  layer
@@ -7,7 +7,7 @@
 //   lazy          2.0     3e-9   2000 (1000)      10
 //   shallow       0.0015  0.03   4000 (2000)      0
 //
-// Steps are twice the paper's: our loss is 1/2 MSE (THEORY.md section 1), and at the paper's
+// Steps are twice the paper's: our loss is 1/2 MSE (docs/theory.md section 1), and at the paper's
 // lengths the rich (seed 1) and shallow runs are still on the loss plateau at 0.125 (rich
 // leaves it just after step 3000); doubling the steps at the paper's learning rates lets every
 // setting finish. The hidden distance matrices at the paper's lengths are recorded as well

@@ -11,7 +11,7 @@
 // distance_matrix_input.* (D_x), distance_matrix_target.* (D_y*) and
 // distance_matrix_examples.csv (position,index[,label]: which training rows, in order).
 //
-// [FINAL] (THEORY.md section 4), applied to every pair i != j with ratio = eta_h / eta_y:
+// [FINAL] (docs/theory.md section 4), applied to every pair i != j with ratio = eta_h / eta_y:
 //   D_h(inf) = sqrt( (A_high + sqrt(A_high^2 + 4 A_low^2)) / 2 )
 //   A_low  = sqrt(ratio) D_y* D_x
 //   A_high = ( (D_h0 / D_x)^2 - (D_y0 / D_h0)^2 ratio ) D_x^2

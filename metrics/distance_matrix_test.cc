@@ -173,7 +173,7 @@ TEST(DistanceMatrixProbe, PredictionIsFinalDistancePerPair) {
     EXPECT_EQ(predicted(i, i), 0);
     for (int j = 0; j < 3; ++j) {
       if (i == j) continue;
-      // THEORY.md section 4, whole-dataset form, written out here.
+      // docs/theory.md section 4, whole-dataset form, written out here.
       const double ratio = 0.5;
       const double a_low = std::sqrt(ratio) * dy(i, j) * dx(i, j);
       const double a_high =

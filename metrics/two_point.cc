@@ -1,5 +1,5 @@
 // The two_point probe: h for every listed hidden layer, y, w, ybar and loss for two
-// training examples (THEORY.md section 1; formulas in two_point_measures.h).
+// training examples (docs/theory.md section 1; formulas in two_point_measures.h).
 // Example specs:
 //   probe { two_point { layers: [10] every: 1 } }   # empty layers = every hidden layer
 //   probe { two_point { layers: [2] every: 100 class_a: 0 class_b: 1 } }   # MNIST 0 vs 1

@@ -1,4 +1,4 @@
-// The per-step quantities of THEORY.md section 1 for a pair of examples (x1, y1*), (x2, y2*)
+// The per-step quantities of docs/theory.md section 1 for a pair of examples (x1, y1*), (x2, y2*)
 // with network outputs yhat1, yhat2. All sums in double.
 //
 //   h    = ||a(x2) - a(x1)||^2                      (per hidden layer; SquaredDistance)

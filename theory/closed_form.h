@@ -1,6 +1,6 @@
 // The effective theory of van Rossem & Saxe, "When Representations Align" (ICML 2024), in
 // closed form. Bracketed names ([ODE], [CONSERVED], ...) are the equation names of
-// /work/shared/THEORY.md; comments and tests cite them.
+// docs/theory.md; comments and tests cite them.
 //
 // Notation for one pair (x1, y1*), (x2, y2*) and one hidden layer:
 //   dx2 = ||x2 - x1||^2, dy2 = ||y2* - y1*||^2             (constants of the data)
@@ -36,7 +36,7 @@ struct State {
 };
 
 // The true dynamics [ODE] and the deliberately wrong alternatives used as controls
-// (THEORY.md section 5): a fit of a wrong variant to measured curves should be clearly worse.
+// (docs/theory.md section 5): a fit of a wrong variant to measured curves should be clearly worse.
 enum class Variant {
   kTrue,                 // [ODE] as written
   kDhDoubled,            // dh/dt multiplied by 2
@@ -160,7 +160,7 @@ double YbarError(double t, double ybar0_err2, double eta_ybar);
 double AnalyticLoss(double t, double ybar0_err2, double eta_ybar, double y_t, double w_t,
                     double dy2);
 
-// The two-point quantities of THEORY.md section 1 for predictions yhat1, yhat2 and targets
+// The two-point quantities of docs/theory.md section 1 for predictions yhat1, yhat2 and targets
 // y1*, y2* (all of one output dimension).
 struct TwoPointTerms {
   double ybar_err2 = 0.0;  // ||(yhat1 + yhat2)/2 - (y1* + y2*)/2||^2

@@ -277,7 +277,7 @@ TEST(LossSplit, HandExample) {
   EXPECT_NEAR(LossSplit(yhat1, yhat2, y1, y2), 6.25, kRoundTol);
 }
 
-// THEORY.md check 5: [LOSS-SPLIT] equals the 1/2 MSE to rounding, any predictions.
+// docs/theory.md check 5: [LOSS-SPLIT] equals the 1/2 MSE to rounding, any predictions.
 TEST(LossSplit, EqualsHalfMseForRandomVectors) {
   Rng rng(2024);
   for (int dim = 1; dim <= 8; ++dim) {

@@ -1,4 +1,4 @@
-// Fitting the effective learning rates to measured curves ([FIT], THEORY.md section 5).
+// Fitting the effective learning rates to measured curves ([FIT], docs/theory.md section 5).
 //
 // Given h[t], y[t], w[t] (and optionally the loss) at times t[0] < ... < t[n-1] for one hidden
 // layer, Fit() finds (eta_h, eta_y) such that [ODE] integrated from the measured initial state
@@ -33,7 +33,7 @@
 // Objective minimised in steps 1 and 2 (FitOptions::objective):
 //   kNormalised (default):  sum_k SSE_k / sum_t x_k[t]^2 over k in {h, y, w},
 //                            so each curve counts by its relative error whatever its scale;
-//   kRawSse:                sum_k SSE_k (THEORY.md's "sum of squared errors" read literally;
+//   kRawSse:                sum_k SSE_k (docs/theory.md's "sum of squared errors" read literally;
 //                            dominated by the largest curve).
 // Both are reported. A curve that is identically 0 uses denominator 1 (its raw SSE).
 //
@@ -46,9 +46,9 @@
 // the projection an off-form start (noise, vector outputs) is integrated in the (h, y, w) form,
 // which cannot pass a crossing; such grid points are then discarded.
 //
-// Any Variant can be fitted; the wrong ones are the controls of THEORY.md section 5. They start
-// from the same (projected) state but are integrated in the (h, y, w) form, so a trajectory of
-// theirs that would need a crossing is unavailable to them.
+// Any Variant can be fitted; the wrong ones are the controls of docs/theory.md section 5. They
+// start from the same (projected) state but are integrated in the (h, y, w) form, so a trajectory
+// of theirs that would need a crossing is unavailable to them.
 #ifndef REPLEARN_THEORY_FIT_H_
 #define REPLEARN_THEORY_FIT_H_
 

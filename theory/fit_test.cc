@@ -144,7 +144,7 @@ TEST(Fit, ProjectedInitialStateLetsTrueDynamicsCross) {
   EXPECT_GT(measured->normalised_loss, 100.0 * projected->normalised_loss);
 }
 
-// THEORY.md section 5: the wrong dynamics fit curves of the true dynamics clearly worse.
+// docs/theory.md section 5: the wrong dynamics fit curves of the true dynamics clearly worse.
 TEST(Fit, AlternativeDynamicsFitClearlyWorse) {
   constexpr double kFactor = 10.0;
   for (const Truth& truth : {kSetA, kSetB}) {
@@ -166,7 +166,7 @@ TEST(Fit, AlternativeDynamicsFitClearlyWorse) {
   }
 }
 
-// Curves from the brute-force linearised flow (THEORY.md check 1 set-up, aligned start): the
+// Curves from the brute-force linearised flow (docs/theory.md check 1 set-up, aligned start): the
 // fitter recovers eta_h = 1/(2 tau_h), eta_y = 1/(2 tau_y) and eta_ybar = 1/tau_ybar.
 TEST(Fit, RecoversRatesOfTheLinearisedFlow) {
   const TimeConstants taus{2.0, 5.0, 3.0};

@@ -1,4 +1,4 @@
-// Numerical solution of [ODE] (THEORY.md section 3) and its variants, f64.
+// Numerical solution of [ODE] (docs/theory.md section 3) and its variants, f64.
 //
 // Method. Two exact reformulations of [ODE] (closed_form.h) avoid its 1/h singularity:
 //  - Signed coordinates (c, d) of OdeRhsSigned, used for the true variant whenever the initial

@@ -31,7 +31,7 @@ IntegrateOptions Form(bool signed_form) {
   return o;
 }
 
-// THEORY.md check 2: Q stays constant along integrated solutions to solver tolerance, in both
+// docs/theory.md check 2: Q stays constant along integrated solutions to solver tolerance, in both
 // integration forms.
 TEST(IntegrateOde, ConservesQ) {
   struct Case {
@@ -65,7 +65,7 @@ TEST(IntegrateOde, ConservesQ) {
   }
 }
 
-// THEORY.md check 3: from any h0 > 0 with dy2 > 0, the solution converges to [FINAL] with
+// docs/theory.md check 3: from any h0 > 0 with dy2 > 0, the solution converges to [FINAL] with
 // y -> dy2 and w -> 0; outputs aligned (w <= y) and anti-aligned (w > y) with the target
 // difference.
 TEST(IntegrateOde, ConvergesToFinalH) {
@@ -111,7 +111,7 @@ TEST(IntegrateOde, CrossingRepresentationsFollowedInSignedFormOnly) {
   EXPECT_THAT(singular.status().message(), HasSubstr("representations cross"));
 }
 
-// THEORY.md check 4: dy2 = 0 and A_high < 0 merges the pair (h -> 0), without NaN.
+// docs/theory.md check 4: dy2 = 0 and A_high < 0 merges the pair (h -> 0), without NaN.
 TEST(IntegrateOde, AgreeingPairWithNegativeAHighMerges) {
   const OdeParams p{0.3, 0.1, 2.0, 0.0};
   const State s0{0.2, 0.4, 0.4};

@@ -1,5 +1,5 @@
-// Brute-force gradient flow of the linearised two-point model (THEORY.md section 2), the model
-// the closed [ODE] is derived from; THEORY.md check 1 compares the two.
+// Brute-force gradient flow of the linearised two-point model (docs/theory.md section 2), the model
+// the closed [ODE] is derived from; docs/theory.md check 1 compares the two.
 //
 // Model. For inputs x1, x2 (dx = x2 - x1) and targets y1*, y2* (dy* = y2* - y1*):
 //   h_i    = hbar -/+ D_h dx / 2        (hbar does not enter the loss and is not simulated)

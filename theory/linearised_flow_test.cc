@@ -17,7 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// THEORY.md check 1 set-up: scalar input and output, x = (-1, 0), y* = (0.6, 0.6 + sqrt 0.5),
+// docs/theory.md check 1 set-up: scalar input and output, x = (-1, 0), y* = (0.6, 0.6 + sqrt 0.5),
 // 30 hidden units, (tau_h, tau_y, tau_ybar) = (2, 5, 3), D_h = 0.3 N(0, 1), ybar = 0.1.
 constexpr int kHidden = 30;
 constexpr double kDt = 1e-3;
@@ -96,7 +96,7 @@ Comparison CompareFlowWithOde(const LinearisedParams& start) {
   return c;
 }
 
-// THEORY.md check 1: from an aligned start the [ODE] with eta = 1/(2 tau) reproduces the
+// docs/theory.md check 1: from an aligned start the [ODE] with eta = 1/(2 tau) reproduces the
 // brute-force flow to 1e-4 at every unit time, and the flow ends at [FINAL].
 TEST(LinearisedFlow, AlignedStartFollowsOdeAndEndsAtFinalH) {
   for (uint64_t seed : {1, 2, 3}) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # experiments/slurm/sweep.sbatch and submit.sh on a real one-node Slurm started by this test
-# (/work/shared/SLURM_LOCAL.md), not a mock: an array sweep plus its merge job gives the
+# (see the start-up below), not a mock: an array sweep plus its merge job gives the
 # index.csv of a local unsharded sweep; deleting trials and resubmitting the same array
 # reruns only those; submit.sh's array + dependent merge job does the same.
 #
