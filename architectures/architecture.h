@@ -3,7 +3,7 @@
 // plus the output), and a backward pass that hands its gradients to an Optimizer.
 //
 // Adding a plugin (see architectures/README.md): add an options message as an arm of
-// ArchitectureSpec.kind in experiments/experiment.proto, write one .cc with
+// ArchitectureSpec.kind in proto/experiment.proto, write one .cc with
 //   REGISTER_ARCHITECTURE("arm_name", Factory);
 // in an alwayslink cc_library, and add that library to //architectures:all.
 #ifndef REPLEARN_ARCHITECTURES_ARCHITECTURE_H_
@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "architectures/optimizer.h"
 #include "core/registry.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

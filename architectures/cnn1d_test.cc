@@ -18,7 +18,7 @@
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/run_python.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"

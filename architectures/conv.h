@@ -40,7 +40,7 @@
 #include "absl/status/statusor.h"
 #include "architectures/aligned_buffer.h"
 #include "architectures/optimizer.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

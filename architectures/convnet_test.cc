@@ -14,7 +14,7 @@
 #include "architectures/optimizer.h"
 #include "architectures/test_util.h"
 #include "core/rng.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"

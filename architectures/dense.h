@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "architectures/aligned_buffer.h"
 #include "architectures/optimizer.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "architectures/architecture.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

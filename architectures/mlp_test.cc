@@ -10,7 +10,7 @@
 #include "architectures/architecture.h"
 #include "architectures/test_util.h"
 #include "core/rng.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"

@@ -41,7 +41,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

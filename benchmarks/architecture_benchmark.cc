@@ -17,7 +17,7 @@
 #include "benchmark/benchmark.h"
 #include "core/dnnl.h"
 #include "core/rng.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "experiments/trial.h"
 #include "experiments/universality.h"
 

@@ -16,7 +16,7 @@
 #include "benchmark/benchmark.h"
 #include "core/dnnl.h"
 #include "core/rng.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 namespace {

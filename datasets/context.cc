@@ -1,5 +1,5 @@
 // The paper's context-dependent ("orthogonal") task; the construction is documented at
-// ContextDataSpec in experiments/experiment.proto. Example spec:
+// ContextDataSpec in proto/experiment.proto. Example spec:
 //   dataset { context { grid_size: 30 blob_width: 1.0 image_size: 5 } }
 #include <algorithm>
 #include <cmath>

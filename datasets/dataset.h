@@ -3,7 +3,7 @@
 //
 // Plugins, their options and where their data lives: datasets/README.md.
 // Adding a plugin: an options message as an arm of DatasetSpec.kind in
-// experiments/experiment.proto, one .cc with REGISTER_DATASET("arm_name", Factory) in an
+// proto/experiment.proto, one .cc with REGISTER_DATASET("arm_name", Factory) in an
 // alwayslink cc_library, and that library in //datasets:all.
 #ifndef REPLEARN_DATASETS_DATASET_H_
 #define REPLEARN_DATASETS_DATASET_H_
@@ -16,7 +16,7 @@
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
 #include "core/registry.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

@@ -1,5 +1,5 @@
 // Fashion-MNIST from the IDX files of Debian's dataset-fashion-mnist; options at
-// FashionMnistDataSpec in experiments/experiment.proto. Example spec:
+// FashionMnistDataSpec in proto/experiment.proto. Example spec:
 //   dataset { fashion_mnist { classes: [0, 6] max_train: 2000 } }
 #include <string>
 

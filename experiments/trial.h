@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "architectures/architecture.h"
 #include "datasets/dataset.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "metrics/curve_log.h"
 #include "metrics/probe.h"
 

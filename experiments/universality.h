@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "experiments/run.h"
 
 namespace replearn {

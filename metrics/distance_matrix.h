@@ -1,4 +1,4 @@
-// The distance_matrix probe (options: DistanceMatrixProbeSpec in experiments/experiment.proto)
+// The distance_matrix probe (options: DistanceMatrixProbeSpec in proto/experiment.proto)
 // and the whole-dataset [FINAL] prediction beside it.
 //
 // For a fixed example set (x_1 .. x_n with targets y*_1 .. y*_n) and a hidden layer h it

@@ -1,5 +1,5 @@
 // Classical (Torgerson) multidimensional scaling, and the mds probe (options: MdsProbeSpec in
-// experiments/experiment.proto) that applies it to a hidden layer's representations of a fixed
+// proto/experiment.proto) that applies it to a hidden layer's representations of a fixed
 // example set and writes, at each recorded step,
 //   mds_<layer>_step<step>.csv   position,index[,label],target (target_0 .. when the output
 //                                has several units),x1 .. x<dims>

@@ -7,7 +7,7 @@
 // in both modes, so a probe on full-batch two-point training costs almost nothing.
 //
 // Adding a plugin: an options message as an arm of ProbeSpec.kind in
-// experiments/experiment.proto, one .cc with REGISTER_PROBE("arm_name", Factory) in an
+// proto/experiment.proto, one .cc with REGISTER_PROBE("arm_name", Factory) in an
 // alwayslink cc_library, and that library in //metrics:all.
 #ifndef REPLEARN_METRICS_PROBE_H_
 #define REPLEARN_METRICS_PROBE_H_
@@ -21,7 +21,7 @@
 #include "architectures/architecture.h"
 #include "core/registry.h"
 #include "datasets/dataset.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "metrics/curve_log.h"
 
 namespace replearn {

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "datasets/dataset.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 #include "google/protobuf/repeated_field.h"
 
 namespace replearn {

@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "datasets/dataset.h"
-#include "experiments/experiment.pb.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 
