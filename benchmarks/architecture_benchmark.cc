@@ -1,7 +1,7 @@
 // One training step of every universality-suite row at its suite size, and of the 2-D
 // convnet on an MNIST-sized minibatch.
 //
-// Suite rows: each spec of experiments/specs/universality/ is built exactly as a run builds
+// Suite rows: each spec of experiments/paper/specs/universality/ is built exactly as a run builds
 // it (BuildTrial: its architecture, two-point dataset and optimiser). A step is
 // Forward(train) + the 1/2-MSE loss gradient + Backward through the spec's optimiser, on 1
 // thread (training.threads of the specs). The convnet: default ConvNetSpec (1 x 28 x 28,
@@ -19,7 +19,7 @@
 #include "core/rng.h"
 #include "proto/experiment.pb.h"
 #include "experiments/trial.h"
-#include "experiments/universality.h"
+#include "experiments/paper/universality.h"
 
 namespace replearn {
 namespace {
@@ -91,7 +91,7 @@ BENCHMARK(BM_ConvnetMnistBatch64)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   replearn::SuiteOptions options;
-  auto rows = replearn::LoadSuite("experiments/specs/universality", options);
+  auto rows = replearn::LoadSuite("experiments/paper/specs/universality", options);
   if (!rows.ok()) {
     std::fprintf(stderr, "architecture_benchmark: %s\n",
                  std::string(rows.status().message()).c_str());

@@ -1,4 +1,4 @@
-// One training epoch of the paper's MNIST network (experiments/specs/mnist_two_point.pbtxt:
+// One training epoch of the paper's MNIST network (experiments/paper/specs/mnist_two_point.pbtxt:
 // leaky-ReLU 784 -> 4 x 200 -> 10, minibatch SGD, batch 64) on the MNIST digits that
 // tools/setup.sh installs (8000 training images). The spec's probe records every 25 steps
 // as in the experiment; the held-out evaluation runs once at the end of the epoch.
@@ -14,7 +14,7 @@ namespace replearn {
 namespace {
 
 void BM_MnistEpoch(benchmark::State& state) {
-  auto spec = LoadExperiment("experiments/specs/mnist_two_point.pbtxt");
+  auto spec = LoadExperiment("experiments/paper/specs/mnist_two_point.pbtxt");
   if (!spec.ok()) {
     state.SkipWithError(spec.status().ToString().c_str());
     return;

@@ -1,5 +1,5 @@
 // The universality suite (docs/theory.md section 7): one spec per architecture row in
-// experiments/specs/universality/, all run with the theory fit at each row's tracked
+// experiments/paper/specs/universality/, all run with the theory fit at each row's tracked
 // layer, summarised in one table and one grid figure.
 //
 // Output folder:

@@ -1,11 +1,11 @@
 // bazel run //experiments:universality [-- flags]
 //
-// Runs every spec of the universality suite (experiments/specs/universality/, one per row
+// Runs every spec of the universality suite (experiments/paper/specs/universality/, one per row
 // of docs/theory.md section 7) with the theory fit, several at once, and writes
-// universality.csv and universality.{png,svg} (experiments/universality.h).
+// universality.csv and universality.{png,svg} (experiments/paper/universality.h).
 //
 //   --out=DIR          output folder (default runs/universality)
-//   --specs=DIR        suite folder (default the packaged experiments/specs/universality)
+//   --specs=DIR        suite folder (default the packaged experiments/paper/specs/universality)
 //   --rows=a,b,...     only these rows (spec file stems, e.g. default,gain_1.6)
 //   --set=PATH=VALUE   override applied to every row, repeatable
 //   --smoke            50 steps at width 32 where the architecture allows (a quick check)
@@ -24,7 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/file_util.h"
-#include "experiments/universality.h"
+#include "experiments/paper/universality.h"
 
 namespace replearn {
 namespace {
@@ -76,7 +76,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
-  if (specs.empty()) specs = "experiments/specs/universality";  // runfiles of bazel run
+  if (specs.empty()) specs = "experiments/paper/specs/universality";  // runfiles of bazel run
   auto rows = LoadSuite(specs, options);
   if (!rows.ok()) {
     std::fprintf(stderr, "universality: %s\n", std::string(rows.status().message()).c_str());

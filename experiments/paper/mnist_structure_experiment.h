@@ -2,7 +2,7 @@
 // distance matrix of 100 training images (10 per class, sorted by label) after training,
 // averaged over several networks, against a class-block prediction.
 //
-// Spec: experiments/specs/mnist_structure.pbtxt (the MNIST settings of mnist_two_point.pbtxt:
+// Spec: experiments/paper/specs/mnist_structure.pbtxt (the MNIST settings of mnist_two_point.pbtxt:
 // leaky-ReLU 784 -> 4 x 200 -> 10, gain 0.5, SGD lr 0.003, batch 64; fewer epochs, see the
 // spec). The networks differ only in their initialisation: network k >= 1 starts from the
 // parameters the architecture draws with seed Rng::DeriveSeed(training.seed, k) (network 0:
@@ -34,11 +34,11 @@
 #define REPLEARN_EXPERIMENTS_MNIST_STRUCTURE_EXPERIMENT_H_
 
 #include "absl/status/statusor.h"
-#include "experiments/structure_util.h"
+#include "experiments/paper/structure_util.h"
 
 namespace replearn {
 
-// options.specs: the spec file (default experiments/specs/mnist_structure.pbtxt);
+// options.specs: the spec file (default experiments/paper/specs/mnist_structure.pbtxt);
 // options.seeds: networks (default 10).
 absl::StatusOr<StructureResult> RunMnistStructure(const StructureOptions& options);
 

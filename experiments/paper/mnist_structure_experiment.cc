@@ -1,4 +1,4 @@
-#include "experiments/mnist_structure_experiment.h"
+#include "experiments/paper/mnist_structure_experiment.h"
 
 #include <unistd.h>
 
@@ -81,7 +81,7 @@ absl::StatusOr<SpecFacts> Inspect(const Experiment& spec, const DistanceMatrixPr
 absl::StatusOr<StructureResult> RunMnistStructure(const StructureOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const std::string path =
-      options.specs.empty() ? "experiments/specs/mnist_structure.pbtxt" : options.specs;
+      options.specs.empty() ? "experiments/paper/specs/mnist_structure.pbtxt" : options.specs;
   ASSIGN_OR_RETURN(Experiment spec, LoadSpecWithOverrides(path, options.sets));
   DistanceMatrixProbeSpec* dm = nullptr;
   TwoPointProbeSpec* two_point = nullptr;

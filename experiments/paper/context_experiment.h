@@ -1,6 +1,6 @@
 // The context-dependent ("orthogonal") task (docs/theory.md section 7): a 27 -> 4 x 100 -> 1
 // leaky-ReLU MLP learns the blob's x in context 1 and its y in context 2 from three initial
-// scales, one spec each in experiments/specs/context/:
+// scales, one spec each in experiments/paper/specs/context/:
 //
 //   spec          gain    lr     steps   regime
 //   gain_2.0      2.0     0.01   2000    lazy
@@ -45,7 +45,7 @@
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
-#include "experiments/structure_util.h"
+#include "experiments/paper/structure_util.h"
 
 namespace replearn {
 
@@ -53,7 +53,7 @@ namespace replearn {
 // each one's relevant coordinate (any integer key). NaN when B = 0.
 double IrrelevantOverRelevant(const Eigen::MatrixXd& d, const std::vector<int>& group);
 
-// options.specs: the folder of the three specs (default experiments/specs/context).
+// options.specs: the folder of the three specs (default experiments/paper/specs/context).
 absl::StatusOr<StructureResult> RunContext(const StructureOptions& options);
 
 }  // namespace replearn

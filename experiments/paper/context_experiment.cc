@@ -1,4 +1,4 @@
-#include "experiments/context_experiment.h"
+#include "experiments/paper/context_experiment.h"
 
 #include <algorithm>
 #include <chrono>
@@ -263,7 +263,7 @@ double IrrelevantOverRelevant(const Eigen::MatrixXd& d, const std::vector<int>& 
 
 absl::StatusOr<StructureResult> RunContext(const StructureOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string specs_dir = options.specs.empty() ? "experiments/specs/context" : options.specs;
+  const std::string specs_dir = options.specs.empty() ? "experiments/paper/specs/context" : options.specs;
   std::vector<Prepared> prepared;
   std::vector<std::string> problems;
   for (const Setting& setting : kSettings) {

@@ -36,7 +36,7 @@
 #include "core/file_util.h"
 #include "experiments/figures.h"
 #include "experiments/loader.h"
-#include "experiments/universality.h"
+#include "experiments/paper/universality.h"
 #include "theory/closed_form.h"
 
 namespace replearn {

@@ -1,5 +1,5 @@
 // The XOR experiment (docs/theory.md section 7, "XOR"): a 20 x 500 ReLU MLP (one hidden layer for
-// "shallow") trained on XOR in four settings, one spec each in experiments/specs/xor/:
+// "shallow") trained on XOR in four settings, one spec each in experiments/paper/specs/xor/:
 //
 //   setting       gain    lr     steps (paper's)  layer
 //   rich          0.85    0.015  6000 (3000)      10
@@ -37,11 +37,11 @@
 #define REPLEARN_EXPERIMENTS_XOR_EXPERIMENT_H_
 
 #include "absl/status/statusor.h"
-#include "experiments/structure_util.h"
+#include "experiments/paper/structure_util.h"
 
 namespace replearn {
 
-// options.specs: the folder of the four specs (default experiments/specs/xor, as packaged in
+// options.specs: the folder of the four specs (default experiments/paper/specs/xor, as packaged in
 // the runfiles of bazel run).
 absl::StatusOr<StructureResult> RunXor(const StructureOptions& options);
 

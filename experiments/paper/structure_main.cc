@@ -1,8 +1,8 @@
 // The representation-structure experiments of docs/theory.md section 7:
 //
-//   bazel run //experiments:xor [-- flags]              experiments/xor_experiment.h
-//   bazel run //experiments:mnist_structure [-- flags]  experiments/mnist_structure_experiment.h
-//   bazel run //experiments:context [-- flags]          experiments/context_experiment.h
+//   bazel run //experiments:xor [-- flags]              experiments/paper/xor_experiment.h
+//   bazel run //experiments:mnist_structure [-- flags]  experiments/paper/mnist_structure_experiment.h
+//   bazel run //experiments:context [-- flags]          experiments/paper/context_experiment.h
 //
 // (each target passes its experiment's name as the first argument).
 //
@@ -24,9 +24,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "core/file_util.h"
-#include "experiments/context_experiment.h"
-#include "experiments/mnist_structure_experiment.h"
-#include "experiments/xor_experiment.h"
+#include "experiments/paper/context_experiment.h"
+#include "experiments/paper/mnist_structure_experiment.h"
+#include "experiments/paper/xor_experiment.h"
 
 namespace replearn {
 namespace {

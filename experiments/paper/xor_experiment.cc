@@ -1,4 +1,4 @@
-#include "experiments/xor_experiment.h"
+#include "experiments/paper/xor_experiment.h"
 
 #include <algorithm>
 #include <chrono>
@@ -240,7 +240,7 @@ absl::Status RenderXorFigures(const std::vector<Prepared>& prepared,
 
 absl::StatusOr<StructureResult> RunXor(const StructureOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string specs_dir = options.specs.empty() ? "experiments/specs/xor" : options.specs;
+  const std::string specs_dir = options.specs.empty() ? "experiments/paper/specs/xor" : options.specs;
   std::vector<Prepared> prepared;
   std::vector<std::string> problems;
   for (const Setting& setting : kSettings) {

@@ -1,4 +1,4 @@
-#include "experiments/structure_util.h"
+#include "experiments/paper/structure_util.h"
 
 #include <algorithm>
 #include <cstdio>

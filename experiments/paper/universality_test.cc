@@ -1,6 +1,6 @@
 // Every spec of the universality suite loads, validates and trains (smoke size: 50 steps,
 // width 32 where allowed), and the suite writes its table with one row per spec.
-#include "experiments/universality.h"
+#include "experiments/paper/universality.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -18,7 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kSuite[] = "experiments/specs/universality";
+constexpr char kSuite[] = "experiments/paper/specs/universality";
 
 TEST(Universality, EverySpecRunsAtSmokeSizeAndTheTableHasOneRowEach) {
   SuiteOptions options;

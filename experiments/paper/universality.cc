@@ -1,4 +1,4 @@
-#include "experiments/universality.h"
+#include "experiments/paper/universality.h"
 
 #include <algorithm>
 #include <cmath>
