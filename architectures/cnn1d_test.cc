@@ -18,11 +18,11 @@
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/run_python.h"
-#include "proto/experiment.pb.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 namespace {

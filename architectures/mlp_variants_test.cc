@@ -12,11 +12,11 @@
 #include "architectures/optimizer.h"
 #include "architectures/test_util.h"
 #include "core/rng.h"
-#include "proto/experiment.pb.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 namespace {

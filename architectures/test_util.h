@@ -12,9 +12,9 @@
 #include "architectures/architecture.h"
 #include "architectures/optimizer.h"
 #include "core/rng.h"
-#include "proto/experiment.pb.h"
 #include "glog/logging.h"
 #include "google/protobuf/text_format.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 namespace test {

@@ -17,9 +17,9 @@
 #include "benchmark/benchmark.h"
 #include "core/dnnl.h"
 #include "core/rng.h"
-#include "proto/experiment.pb.h"
-#include "experiments/trial.h"
 #include "experiments/paper/universality.h"
+#include "experiments/trial.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 namespace {

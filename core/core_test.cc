@@ -4,12 +4,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/csv.h"
 #include "core/dnnl.h"
 #include "core/file_util.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/status_macros.h"
+#include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -17,6 +19,7 @@ namespace replearn {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string TestDir() {
   const char* tmp = std::getenv("TEST_TMPDIR");
@@ -109,15 +112,56 @@ absl::StatusOr<int> Half(int x) {
 absl::Status Quarter(int x, int* out) {
   ASSIGN_OR_RETURN(const int h, Half(x));
   ASSIGN_OR_RETURN(*out, Half(h));
-  RETURN_IF_ERROR(absl::OkStatus());
+  return absl::OkStatus();
+}
+
+absl::Status CheckEven(int x) {
+  return x % 2 == 0 ? absl::OkStatus() : absl::InvalidArgumentError(absl::StrCat(x, " is odd"));
+}
+
+// Counts the calls that got past each RETURN_IF_ERROR, so the test sees where it returned.
+absl::Status BothEven(int a, int b, int* reached) {
+  *reached = 0;
+  RETURN_IF_ERROR(CheckEven(a));
+  ++*reached;
+  RETURN_IF_ERROR(CheckEven(b));
+  ++*reached;
   return absl::OkStatus();
 }
 
 TEST(StatusMacros, PropagateErrorsAndValues) {
   int out = 0;
-  EXPECT_TRUE(Quarter(8, &out).ok());
+  EXPECT_THAT(Quarter(8, &out), IsOk());
   EXPECT_EQ(out, 2);
-  EXPECT_EQ(Quarter(6, &out).message(), "odd");
+  out = -1;
+  EXPECT_THAT(Quarter(6, &out), StatusIs(absl::StatusCode::kInvalidArgument, "odd"));
+  EXPECT_EQ(out, -1);  // the second ASSIGN_OR_RETURN did not assign
+}
+
+TEST(StatusMacros, ReturnIfErrorReturnsTheFirstErrorUnchanged) {
+  int reached = -1;
+  EXPECT_THAT(BothEven(2, 4, &reached), IsOk());
+  EXPECT_EQ(reached, 2);
+  EXPECT_THAT(BothEven(3, 4, &reached), StatusIs(absl::StatusCode::kInvalidArgument, "3 is odd"));
+  EXPECT_EQ(reached, 0);
+  EXPECT_THAT(BothEven(2, 5, &reached), StatusIs(absl::StatusCode::kInvalidArgument, "5 is odd"));
+  EXPECT_EQ(reached, 1);
+}
+
+TEST(StatusMatchers, MatchCodeAndMessage) {
+  const absl::Status bad = absl::NotFoundError("no file x.pbtxt");
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kNotFound, HasSubstr("x.pbtxt")));
+  EXPECT_THAT(bad, Not(StatusIs(absl::StatusCode::kInvalidArgument)));
+  EXPECT_THAT(bad, Not(StatusIs(absl::StatusCode::kNotFound, HasSubstr("y.pbtxt"))));
+  EXPECT_THAT(bad, Not(IsOk()));
+  EXPECT_THAT(absl::StatusOr<int>(3), IsOk());
+  EXPECT_THAT(Half(3), StatusIs(absl::StatusCode::kInvalidArgument, "odd"));
+  // The failure text names the actual status.
+  ::testing::StringMatchResultListener listener;
+  EXPECT_FALSE(
+      ::testing::ExplainMatchResult(StatusIs(absl::StatusCode::kInternal), bad, &listener));
+  EXPECT_THAT(listener.str(), HasSubstr("no file x.pbtxt"));
 }
 
 TEST(Dnnl, CallTurnsExceptionIntoStatus) {

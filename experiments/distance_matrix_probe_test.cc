@@ -1,8 +1,6 @@
 // The distance_matrix probe: its files hold the distances between the network's own taps at
 // the recorded steps, numpy reads them, [FINAL] is applied per pair, and bad options are
 // rejected naming the field.
-#include "metrics/distance_matrix.h"
-
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -20,6 +18,7 @@
 #include "experiments/trial.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "metrics/distance_matrix.h"
 #include "metrics/probe_set.h"
 #include "theory/closed_form.h"
 

@@ -12,9 +12,9 @@
 #include "absl/status/statusor.h"
 #include "architectures/architecture.h"
 #include "datasets/dataset.h"
-#include "proto/experiment.pb.h"
 #include "metrics/curve_log.h"
 #include "metrics/probe.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

@@ -21,8 +21,8 @@
 #include "architectures/architecture.h"
 #include "core/registry.h"
 #include "datasets/dataset.h"
-#include "proto/experiment.pb.h"
 #include "metrics/curve_log.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 

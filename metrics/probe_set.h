@@ -10,8 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "datasets/dataset.h"
-#include "proto/experiment.pb.h"
 #include "google/protobuf/repeated_field.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 
