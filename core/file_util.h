@@ -13,7 +13,8 @@
 namespace replearn {
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
-// NotFoundError naming the path when it cannot be opened.
+// The whole file. NotFound when it cannot be opened; InvalidArgument naming the path for a
+// directory, FIFO, socket or device (only regular files are read).
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 // mkdir -p; ok if the directory exists.
 absl::Status MakeDirs(const std::string& path);

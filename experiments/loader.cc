@@ -12,6 +12,7 @@
 #include "architectures/architecture.h"
 #include "core/file_util.h"
 #include "core/status_macros.h"
+#include "core/utf8.h"
 #include "datasets/dataset.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -163,6 +164,43 @@ absl::Status SetScalar(Message& msg, const FieldDescriptor* field, absl::string_
   return absl::OkStatus();
 }
 
+// Every string field of `msg` (recursively) that is not valid UTF-8, as
+// "<path> is not valid UTF-8 (byte <offset>)". Names and values reach JSON and CSV outputs,
+// which must be valid UTF-8.
+void CollectNonUtf8(const Message& msg, const std::string& prefix,
+                    std::vector<std::string>& problems) {
+  const Reflection* r = msg.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(msg, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const std::string name = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    const int count = f->is_repeated() ? r->FieldSize(msg, f) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string where = f->is_repeated() ? absl::StrCat(name, "[", i, "]") : name;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        CollectNonUtf8(f->is_repeated() ? r->GetRepeatedMessage(msg, f, i) : r->GetMessage(msg, f),
+                       where, problems);
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        const std::string v =
+            f->is_repeated() ? r->GetRepeatedString(msg, f, i) : r->GetString(msg, f);
+        size_t at = 0;
+        if (!IsValidUtf8(v, &at)) {
+          problems.push_back(absl::StrCat(where, " is not valid UTF-8 (byte ", at,
+                                          "); names, paths and values must be UTF-8 text"));
+        }
+      }
+    }
+  }
+}
+
+absl::Status CheckUtf8(const Experiment& experiment, absl::string_view source) {
+  std::vector<std::string> problems;
+  CollectNonUtf8(experiment, "", problems);
+  if (problems.empty()) return absl::OkStatus();
+  for (std::string& p : problems) p = absl::StrCat(source, ": ", p);
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+}
+
 }  // namespace
 
 absl::StatusOr<Experiment> ParseExperiment(absl::string_view text, absl::string_view source) {
@@ -176,6 +214,7 @@ absl::StatusOr<Experiment> ParseExperiment(absl::string_view text, absl::string_
     }
     return absl::InvalidArgumentError(absl::StrJoin(collector.errors(), "\n"));
   }
+  RETURN_IF_ERROR(CheckUtf8(experiment, source));
   return experiment;
 }
 
@@ -226,8 +265,16 @@ absl::Status ApplyOverride(Experiment& experiment, absl::string_view assignment)
         return PathError(path, absl::StrCat("unbalanced brackets in \"", value, "\""));
       }
       r->ClearField(msg, field);
-      for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
-        RETURN_IF_ERROR(SetScalar(*msg, field, absl::StripAsciiWhitespace(item), path));
+      if (absl::StripAsciiWhitespace(list).empty()) return absl::OkStatus();  // "[]"
+      int position = 0;
+      for (absl::string_view item : absl::StrSplit(list, ',')) {
+        item = absl::StripAsciiWhitespace(item);
+        if (item.empty()) {
+          return PathError(path, absl::StrCat("empty item ", position, " in \"", value,
+                                              "\"; expected a comma-separated list"));
+        }
+        RETURN_IF_ERROR(SetScalar(*msg, field, item, path));
+        ++position;
       }
       return absl::OkStatus();
     }
@@ -268,7 +315,7 @@ absl::Status ApplyOverrides(Experiment& experiment, const std::vector<std::strin
     const absl::Status status = ApplyOverride(experiment, a);
     if (!status.ok()) problems.emplace_back(status.message());
   }
-  if (problems.empty()) return absl::OkStatus();
+  if (problems.empty()) return CheckUtf8(experiment, "--set");
   return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 }
 

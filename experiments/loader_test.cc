@@ -119,6 +119,28 @@ TEST(ApplyOverrides, ReportsAllFailuresAtOnce) {
   EXPECT_THAT(s.message(), HasSubstr("\"x\""));
 }
 
+TEST(ApplyOverride, RejectsEmptyListItemsAndKeepsEmptyLists) {
+  Experiment spec = *ParseExperiment("probe { two_point { layers: [1, 2] } }", "s");
+  EXPECT_THAT(std::string(ApplyOverride(spec, "probe.two_point.layers=[0,,1]").message()),
+              HasSubstr("empty item 1 in \"[0,,1]\""));
+  EXPECT_THAT(std::string(ApplyOverride(spec, "probe.two_point.layers=[0,1,]").message()),
+              HasSubstr("empty item 2"));
+  ASSERT_TRUE(ApplyOverride(spec, "probe.two_point.layers=[]").ok());
+  EXPECT_EQ(spec.probe(0).two_point().layers_size(), 0);
+}
+
+TEST(Utf8, SpecTextAndOverridesMustBeValidUtf8) {
+  const auto parsed = ParseExperiment("name: \"bad\\377\"", "x.pbtxt");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()),
+              HasSubstr("x.pbtxt: name is not valid UTF-8 (byte 3)"));
+  Experiment spec;
+  EXPECT_THAT(std::string(ApplyOverrides(spec, {"name=caf\xC3"}).message()),
+              HasSubstr("--set: name is not valid UTF-8 (byte 3)"));
+  EXPECT_TRUE(ApplyOverrides(spec, {"name=caf\xC3\xA9"}).ok());
+  EXPECT_TRUE(ParseExperiment("name: \"r\\303\\251seau\"", "ok").ok());
+}
+
 TEST(ExperimentToText, RoundTrips) {
   const Experiment spec = Spec();
   const auto again = ParseExperiment(ExperimentToText(spec), "round");

@@ -62,7 +62,15 @@ void LoadInitialParameters(const std::string& path, Architecture& net,
       problems.push_back(absl::StrCat(where, ": key ", p.name, " has shape ",
                                       ShapeString(array->shape), "; expected ", expected));
     } else {
-      values.push_back(array->ToFloats());
+      std::vector<float> v = array->ToFloats();
+      const auto bad = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
+      if (bad != v.end()) {
+        problems.push_back(absl::StrCat(where, ": key ", p.name, " holds a non-finite value (",
+                                        *bad, " at flat index ", bad - v.begin(),
+                                        "; every value must be finite in float32)"));
+      } else {
+        values.push_back(std::move(v));
+      }
     }
   }
   for (const auto& [name, npy] : *members) {
@@ -105,6 +113,45 @@ class TrainerProbeContext final : public ProbeContext {
   int last_batch_ = 0;
 };
 
+// Every double or float field under architecture, dataset and training must be finite and
+// fit in float32 (the network computes in float32; a larger value would overflow to inf
+// and the run would "diverge" for a reason that is not the learning dynamics).
+// Top-level fields named in `skip` have checks of their own.
+void CheckFloat32Range(const google::protobuf::Message& msg, const std::string& prefix,
+                       std::vector<std::string>& problems,
+                       const std::vector<std::string>& skip = {}) {
+  using google::protobuf::FieldDescriptor;
+  const auto* r = msg.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(msg, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (std::find(skip.begin(), skip.end(), f->name()) != skip.end()) continue;
+    const std::string name = absl::StrCat(prefix, ".", f->name());
+    const int count = f->is_repeated() ? r->FieldSize(msg, f) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string where = f->is_repeated() ? absl::StrCat(name, "[", i, "]") : name;
+      double v = 0;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        CheckFloat32Range(
+            f->is_repeated() ? r->GetRepeatedMessage(msg, f, i) : r->GetMessage(msg, f), where,
+            problems);
+        continue;
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        v = f->is_repeated() ? r->GetRepeatedDouble(msg, f, i) : r->GetDouble(msg, f);
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
+        v = f->is_repeated() ? r->GetRepeatedFloat(msg, f, i) : r->GetFloat(msg, f);
+      } else {
+        continue;
+      }
+      if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max()) {
+        problems.push_back(absl::StrCat(where, " = ", v, "; must be finite and at most ",
+                                        std::numeric_limits<float>::max(),
+                                        " in magnitude (the network computes in float32)"));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
@@ -116,16 +163,21 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
   };
 
   const TrainingSpec& t = spec.training();
-  if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
-    problems.push_back(
-        absl::StrCat("training.learning_rate = ", t.learning_rate(), "; must be > 0"));
+  constexpr double kFloatMax = std::numeric_limits<float>::max();
+  if (!(t.learning_rate() > 0) || !(t.learning_rate() <= kFloatMax)) {
+    problems.push_back(absl::StrCat("training.learning_rate = ", t.learning_rate(),
+                                    "; must be > 0 and at most ", kFloatMax, " (float32)"));
   }
   if (t.steps() < 0) {
     problems.push_back(absl::StrCat("training.steps = ", t.steps(), "; must be >= 0"));
   }
-  if (!(t.stop_loss() >= 0)) {
-    problems.push_back(absl::StrCat("training.stop_loss = ", t.stop_loss(), "; must be >= 0"));
+  if (!(t.stop_loss() >= 0) || !(t.stop_loss() <= kFloatMax)) {
+    problems.push_back(absl::StrCat("training.stop_loss = ", t.stop_loss(),
+                                    "; must be finite and >= 0 (0 = never stop early)"));
   }
+  CheckFloat32Range(spec.architecture(), "architecture", problems);
+  CheckFloat32Range(spec.dataset(), "dataset", problems);
+  CheckFloat32Range(t, "training", problems, {"learning_rate", "stop_loss"});
   if (t.batch_size() < 0) {
     problems.push_back(
         absl::StrCat("training.batch_size = ", t.batch_size(), "; must be >= 0 (0 = full batch)"));
@@ -141,9 +193,9 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
     problems.push_back(absl::StrCat("training.eval_every_epochs = ", t.eval_every_epochs(),
                                     "; must be >= 0 (0 = never)"));
   }
-  if (t.threads() < 0) {
-    problems.push_back(
-        absl::StrCat("training.threads = ", t.threads(), "; must be >= 0 (0 = all cores)"));
+  if (t.threads() < 0 || t.threads() > kMaxTrainingThreads) {
+    problems.push_back(absl::StrCat("training.threads = ", t.threads(), "; must be in 0..",
+                                    kMaxTrainingThreads, " (0 = all cores)"));
   }
   note(CreateOptimizer(t).status());
   if (!spec.has_dataset()) problems.push_back("dataset: missing; the spec must set a dataset");
@@ -188,6 +240,15 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
                                       trial.net->num_hidden() - 1));
     }
     ProbeBuildContext pctx{trial.data.get(), trial.net.get()};
+    int two_point_probes = 0;
+    for (int i = 0; i < spec.probe_size(); ++i) {
+      if (spec.probe(i).has_two_point() && ++two_point_probes == 2) {
+        problems.push_back(
+            absl::StrCat("probe.", i,
+                         ".two_point: a second two_point probe; a run records one pair of "
+                         "examples (list every layer in one probe's `layers`)"));
+      }
+    }
     for (const ProbeSpec& p : spec.probe()) {
       auto probe = CreateProbe(p, pctx);
       note(probe.status());
@@ -202,7 +263,12 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
           "theory.enabled = true but no probe records two-point curves; add "
           "probe { two_point {} } or set theory.enabled: false");
     }
-    for (int layer : spec.theory().layers()) {
+    const auto& fit_layers = spec.theory().layers();
+    for (int i = 0; i < fit_layers.size(); ++i) {
+      const int layer = fit_layers[i];
+      if (std::find(fit_layers.begin(), fit_layers.begin() + i, layer) != fit_layers.begin() + i) {
+        problems.push_back(absl::StrCat("theory.layers: layer ", layer, " is listed twice"));
+      }
       if (trial.net != nullptr && (layer < 0 || layer >= trial.net->num_hidden())) {
         problems.push_back(absl::StrCat("theory.layers: layer ", layer,
                                         " does not exist; the network has hidden layers 0..",

@@ -18,6 +18,10 @@
 
 namespace replearn {
 
+// The most oneDNN/OpenMP threads one trial may ask for (training.threads); far above any
+// useful count here, far below what makes the OpenMP runtime fail to start.
+inline constexpr int kMaxTrainingThreads = 256;
+
 // Components keep pointers to each other (probes read the dataset), so each lives on
 // the heap and a Trial can be moved.
 struct Trial {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,46 @@ TEST(BuildTrial, ReportsEveryProblemAtOnceNamingFields) {
   EXPECT_THAT(trial.status().message(), HasSubstr("training.learning_rate = -0.1; must be > 0"));
   EXPECT_THAT(trial.status().message(), HasSubstr("training.steps = -3"));
   EXPECT_THAT(trial.status().message(), HasSubstr("architecture.mlp.depth = 0"));
+}
+
+// Values that would overflow float32, a second two_point probe, repeated fit layers, an
+// infinite stop_loss and absurd thread counts are caught before training, naming the field.
+TEST(BuildTrial, RejectsLateFailuresBeforeTraining) {
+  auto message = [](Experiment spec) { return std::string(BuildTrial(spec).status().message()); };
+  Experiment spec = SmallSpec();
+  spec.mutable_architecture()->mutable_mlp()->set_gain(1e308);
+  EXPECT_THAT(message(spec), HasSubstr("architecture.mlp.gain = 1e+308; must be finite"));
+  spec = SmallSpec();
+  spec.mutable_dataset()->mutable_two_point()->set_dx2(std::nan(""));
+  EXPECT_THAT(message(spec), HasSubstr("dataset.two_point.dx2 = nan; must be finite"));
+  spec = SmallSpec();
+  spec.mutable_training()->set_learning_rate(1e300);
+  EXPECT_THAT(message(spec), HasSubstr("training.learning_rate = 1e+300; must be > 0 and at most"));
+  spec = SmallSpec();
+  spec.mutable_training()->set_stop_loss(std::numeric_limits<double>::infinity());
+  EXPECT_EQ(message(spec),
+            "training.stop_loss = inf; must be finite and >= 0 (0 = never stop early)");
+  spec = SmallSpec();
+  spec.mutable_training()->set_threads(1000);
+  EXPECT_THAT(message(spec), HasSubstr("training.threads = 1000; must be in 0..256"));
+  spec = SmallSpec();
+  spec.add_probe()->mutable_two_point()->add_layers(1);
+  EXPECT_THAT(message(spec), HasSubstr("probe.1.two_point: a second two_point probe"));
+  spec = SmallSpec();
+  spec.mutable_theory()->add_layers(2);
+  spec.mutable_theory()->add_layers(2);
+  EXPECT_THAT(message(spec), HasSubstr("theory.layers: layer 2 is listed twice"));
+  EXPECT_TRUE(BuildTrial(SmallSpec()).ok());
+}
+
+TEST(BuildTrial, RejectsInitialWeightsThatAreNotRegularFiles) {
+  Experiment spec = SmallSpec();
+  spec.mutable_architecture()->set_init_npz(std::getenv("TEST_TMPDIR"));
+  EXPECT_THAT(std::string(BuildTrial(spec).status().message()),
+              HasSubstr("is a directory; expected a regular file"));
+  spec.mutable_architecture()->set_init_npz("/dev/zero");
+  EXPECT_THAT(std::string(BuildTrial(spec).status().message()),
+              HasSubstr("/dev/zero is not a regular file"));
 }
 
 TEST(Train, AdamTrainsAndItsHyperparametersAreValidatedBeforeTraining) {
