@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,10 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  return ReadFile(path, std::numeric_limits<uint64_t>::max());
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   // stat first: opening a FIFO would block, and a directory or device reads as garbage.
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -62,6 +67,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, " is not a regular file (a FIFO, socket or device); expected a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " has ", st.st_size, " bytes; at most ",
+                                                   max_bytes, " are expected here"));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -4,6 +4,7 @@
 #ifndef REPLEARN_CORE_FILE_UTIL_H_
 #define REPLEARN_CORE_FILE_UTIL_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -16,6 +17,9 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 // The whole file. NotFound when it cannot be opened; InvalidArgument naming the path for a
 // directory, FIFO, socket or device (only regular files are read).
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+// The same, refusing (InvalidArgument naming both sizes) a file larger than max_bytes before
+// reading any of it.
+absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes);
 // mkdir -p; ok if the directory exists.
 absl::Status MakeDirs(const std::string& path);
 bool FileExists(const std::string& path);

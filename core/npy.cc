@@ -800,9 +800,25 @@ absl::Status WriteNpy(const std::string &path, const NpyArray &array) {
 // .npz
 
 absl::StatusOr<std::map<std::string, std::string>> ParseNpzMembers(absl::string_view b,
-                                                                   absl::string_view source) {
+                                                                   absl::string_view source,
+                                                                   const NpzReadLimits *limits) {
   ASSIGN_OR_RETURN(const ArchiveDirectory dir, FindDirectory(b, source));
   ASSIGN_OR_RETURN(const std::vector<CentralEntry> entries, ReadCentralDirectory(b, dir, source));
+  if (limits != nullptr) {
+    for (const CentralEntry &e : entries) {
+      const bool npy = e.name.size() > 4 && e.name.substr(e.name.size() - 4) == ".npy";
+      const std::string key = npy ? e.name.substr(0, e.name.size() - 4) : e.name;
+      const auto it = limits->max_bytes.find(key);
+      const bool known = it != limits->max_bytes.end();
+      const uint64_t cap = known ? it->second : limits->other_max_bytes;
+      if (e.size > cap) {
+        return Malformed(absl::StrCat(source, ": member ", e.name),
+                         absl::StrCat("declares ", e.size, " bytes (not read); at most ", cap,
+                                      known ? absl::StrCat(" are expected for ", key)
+                                            : " are read for a member the network does not have"));
+      }
+    }
+  }
   std::map<std::string, std::string> members;
   for (const CentralEntry &e : entries) {
     const std::string where = absl::StrCat(source, ": member ", e.name);

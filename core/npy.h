@@ -83,8 +83,15 @@ using NpzMembers = std::vector<std::pair<std::string, NpyArray>>;
 // The raw .npy bytes of every member of an archive, keyed by member name with the ".npy" suffix
 // removed. Every member must be a "<name>.npy" file; directories, encrypted members and compression
 // methods other than stored and deflate are rejected.
-absl::StatusOr<std::map<std::string, std::string>> ParseNpzMembers(absl::string_view bytes,
-                                                                   absl::string_view source);
+// With `limits`, every member's declared size is checked before any member is inflated, so
+// an archive of huge or unexpected members costs no memory: a size above its cap is an
+// InvalidArgument naming the member and both sizes.
+struct NpzReadLimits {
+  std::map<std::string, uint64_t> max_bytes;  // member name (no ".npy") -> cap
+  uint64_t other_max_bytes = 0;               // cap of members not in max_bytes
+};
+absl::StatusOr<std::map<std::string, std::string>> ParseNpzMembers(
+    absl::string_view bytes, absl::string_view source, const NpzReadLimits *limits = nullptr);
 absl::StatusOr<std::map<std::string, std::string>> ReadNpzMembers(const std::string &path);
 
 // Every member parsed with ParseNpy; all bad members are reported at once, one per line.

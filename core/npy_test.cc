@@ -12,12 +12,14 @@
 #include "absl/strings/str_replace.h"
 #include "core/file_util.h"
 #include "core/run_python.h"
+#include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace replearn {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -203,6 +205,32 @@ TEST(Npz, RoundTripsStoredCompressedAndForcedZip64) {
             SerializeNpz(arrays, {false, false})->size());
   // Fixed timestamps: equal inputs give equal archives.
   EXPECT_EQ(*SerializeNpz(arrays, {true, false}), *SerializeNpz(arrays, {true, false}));
+}
+
+// A zip bomb: 64 MiB of zeros deflate to ~64 KiB. With limits, the declared size is refused
+// before anything is inflated (the cap is far below what the member would need).
+TEST(Npz, LimitsRefuseLargeMembersBeforeInflating) {
+  const std::vector<float> zeros(16 << 20, 0.0f);
+  const auto bytes = SerializeNpz(
+      {{"W0", NpyArray::Float32({16 << 20}, zeros)}, {"b0", NpyArray::Float32({2}, {1, 2})}},
+      {true, false});
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_LT(bytes->size(), 1u << 20);
+  NpzReadLimits limits;
+  limits.max_bytes = {{"W0", 4096}, {"b0", 4096}};
+  EXPECT_THAT(ParseNpzMembers(*bytes, "bomb.npz", &limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("bomb.npz: member W0.npy"),
+                             HasSubstr("declares 67108992 bytes (not read); at most 4096"))));
+  limits.max_bytes = {{"b0", 4096}};  // W0 is not a parameter of this network
+  limits.other_max_bytes = 1024;
+  EXPECT_THAT(ParseNpzMembers(*bytes, "bomb.npz", &limits),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("at most 1024 are read for a member the network does not have")));
+  limits.max_bytes = {{"W0", 1 << 27}, {"b0", 4096}};
+  const auto members = ParseNpzMembers(*bytes, "bomb.npz", &limits);
+  ASSERT_TRUE(members.ok()) << members.status();
+  EXPECT_EQ(members->size(), 2u);
 }
 
 TEST(Npz, WriteIsAtomicAndReadNamesMissingFile) {

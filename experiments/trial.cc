@@ -27,7 +27,20 @@ namespace {
 void LoadInitialParameters(const std::string& path, Architecture& net,
                            std::vector<std::string>& problems) {
   const std::string where = absl::StrCat("architecture.init_npz = ", path);
-  const auto bytes = ReadFile(path);
+  // Caps from the network's own sizes, so a huge or hostile file costs no memory: a member
+  // may hold its parameter as float64 plus a generous .npy header; other members (reported
+  // as unexpected below) only a little; the archive at most about their sum.
+  constexpr uint64_t kNpyHeaderBytes = 1 << 16;
+  NpzReadLimits limits;
+  limits.other_max_bytes = 1 << 20;
+  uint64_t total = limits.other_max_bytes;
+  for (const Parameter& p : net.parameters()) {
+    uint64_t count = 1;
+    for (const int64_t d : p.shape) count *= static_cast<uint64_t>(d);
+    limits.max_bytes[p.name] = 8 * count + kNpyHeaderBytes;
+    total += limits.max_bytes[p.name] + 1024;  // + zip headers
+  }
+  const auto bytes = ReadFile(path, total + total / 64);  // deflate may grow data slightly
   if (!bytes.ok()) {
     problems.push_back(absl::StrCat(where, ": ", bytes.status().message(),
                                     path[0] == '/'
@@ -36,7 +49,7 @@ void LoadInitialParameters(const std::string& path, Architecture& net,
                                           "directory, then in the spec file's folder)"));
     return;
   }
-  const auto members = ParseNpzMembers(*bytes, where);
+  const auto members = ParseNpzMembers(*bytes, where, &limits);
   if (!members.ok()) {
     problems.emplace_back(members.status().message());
     return;
