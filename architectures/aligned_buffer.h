@@ -8,6 +8,8 @@
 #include <cstring>
 #include <memory>
 
+#include "core/memory.h"
+
 namespace replearn {
 
 class AlignedBuffer {
@@ -17,12 +19,18 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   explicit AlignedBuffer(int64_t size) { Reset(size); }
 
-  // Replaces the contents with `size` zeros (allocates; not for hot loops).
+  // Replaces the contents with `size` zeros (allocates; not for hot loops). Throws
+  // OutOfMemory (a std::bad_alloc) when the machine cannot hold it; BuildTrial turns that
+  // into a Status naming the bytes.
   void Reset(int64_t size) {
     const int64_t bytes =
         ((size * static_cast<int64_t>(sizeof(float)) + kAlignment - 1) / kAlignment) * kAlignment;
+    if (size < 0 || size > INT64_MAX / static_cast<int64_t>(sizeof(float)) - kAlignment) {
+      throw OutOfMemory(UINT64_MAX, AvailableMemoryBytes());
+    }
+    CheckAllocation(static_cast<uint64_t>(bytes));  // throws OutOfMemory
     data_.reset(bytes == 0 ? nullptr : static_cast<float*>(std::aligned_alloc(kAlignment, bytes)));
-    if (bytes != 0 && data_ == nullptr) std::abort();  // out of memory
+    if (bytes != 0 && data_ == nullptr) throw OutOfMemory(bytes, AvailableMemoryBytes());
     if (bytes != 0) std::memset(data_.get(), 0, bytes);
     size_ = size;
   }

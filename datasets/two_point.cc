@@ -17,13 +17,16 @@ absl::StatusOr<Dataset> CreateTwoPoint(const DatasetSpec& spec, const DatasetCon
   if (!(tp.dy2() >= 0) || !std::isfinite(tp.dy2())) {
     absl::StrAppend(&problems, "dataset.two_point.dy2 = ", tp.dy2(), "; must be >= 0. ");
   }
-  if (tp.input_dim() < 1) {
-    absl::StrAppend(&problems, "dataset.two_point.input_dim = ", tp.input_dim(),
-                    "; must be >= 1. ");
+  // Two points of a larger dimension would only test the machine's memory: the first dense
+  // layer alone would hold kMaxDim x width parameters.
+  constexpr int kMaxDim = 1 << 24;
+  if (tp.input_dim() < 1 || tp.input_dim() > kMaxDim) {
+    absl::StrAppend(&problems, "dataset.two_point.input_dim = ", tp.input_dim(), "; must be in 1..",
+                    kMaxDim, ". ");
   }
-  if (tp.output_dim() < 1) {
+  if (tp.output_dim() < 1 || tp.output_dim() > kMaxDim) {
     absl::StrAppend(&problems, "dataset.two_point.output_dim = ", tp.output_dim(),
-                    "; must be >= 1. ");
+                    "; must be in 1..", kMaxDim, ". ");
   }
   if (!problems.empty()) {
     problems.pop_back();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "core/dnnl.h"
 #include "core/file_util.h"
+#include "core/memory.h"
 #include "core/npy.h"
 #include "core/progress.h"
 #include "core/rng.h"
@@ -218,7 +220,13 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
 
   bool have_data = false;
   if (spec.has_dataset()) {
-    auto data = CreateDataset(spec.dataset(), DatasetContext{t.seed()});
+    absl::StatusOr<Dataset> data = absl::UnknownError("");
+    try {
+      data = CreateDataset(spec.dataset(), DatasetContext{t.seed()});
+    } catch (const std::bad_alloc& e) {
+      data = absl::ResourceExhaustedError(
+          absl::StrCat("dataset: building it ", e.what(), "; reduce its size"));
+    }
     note(data.status());
     if (data.ok()) {
       trial.data = std::make_unique<Dataset>(*std::move(data));
@@ -230,7 +238,13 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
     ctx.input_dim = trial.data->input_dim();
     ctx.output_dim = trial.data->output_dim();
     ctx.seed = t.seed();
-    auto net = CreateArchitecture(spec.architecture(), ctx);
+    absl::StatusOr<std::unique_ptr<Architecture>> net = absl::UnknownError("");
+    try {
+      net = CreateArchitecture(spec.architecture(), ctx);
+    } catch (const std::bad_alloc& e) {
+      net = absl::ResourceExhaustedError(absl::StrCat("architecture: building the network ",
+                                                      e.what(), "; reduce its width or depth"));
+    }
     note(net.status());
     if (net.ok()) {
       trial.net = *std::move(net);
@@ -286,6 +300,27 @@ absl::StatusOr<Trial> BuildTrial(const Experiment& spec) {
         problems.push_back(absl::StrCat("theory.layers: layer ", layer,
                                         " does not exist; the network has hidden layers 0..",
                                         trial.net->num_hidden() - 1));
+      }
+    }
+  }
+  // The curves of a run are held in memory until it ends (the fit reads them): refuse a run
+  // whose two-point curves could not fit, before it trains for days and then dies.
+  if (trial.net != nullptr && t.epochs() == 0) {
+    for (const ProbeSpec& p : spec.probe()) {
+      if (!p.has_two_point()) continue;
+      const int every = std::max(1, p.two_point().every());
+      const int layers =
+          p.two_point().layers_size() > 0 ? p.two_point().layers_size() : trial.net->num_hidden();
+      const double bytes = (static_cast<double>(t.steps()) / every + 2) * (layers + 4) *
+                           sizeof(CurveLog::Row) * 2;  // x2: vector growth and the fit's copy
+      const double available = static_cast<double>(AvailableMemoryBytes());
+      if (bytes > available) {
+        problems.push_back(absl::StrFormat(
+            "training.steps = %d with probe.two_point.every = %d keeps about %.4g bytes (%s) "
+            "of curves in memory, more than the %.4g bytes (%s) available; record less often "
+            "(probe.two_point.every) or train fewer steps",
+            t.steps(), every, bytes, HumanBytes(static_cast<uint64_t>(std::min(bytes, 1.8e19))),
+            available, HumanBytes(static_cast<uint64_t>(available))));
       }
     }
   }

@@ -86,6 +86,18 @@ TEST(BuildTrial, RejectsLateFailuresBeforeTraining) {
   EXPECT_TRUE(BuildTrial(SmallSpec()).ok());
 }
 
+TEST(BuildTrial, RefusesRunsWhoseMemoryCannotExistBeforeAllocating) {
+  Experiment spec = SmallSpec();
+  spec.mutable_training()->set_steps(1000000000000);
+  EXPECT_THAT(std::string(BuildTrial(spec).status().message()),
+              HasSubstr("training.steps = 1000000000000 with probe.two_point.every = 1 keeps "
+                        "about 5.12e+14 bytes"));  // 1e12 x (4 layers + 4) x 32 x 2
+  spec = SmallSpec();
+  spec.mutable_dataset()->mutable_two_point()->set_input_dim(2000000000);
+  EXPECT_THAT(std::string(BuildTrial(spec).status().message()),
+              HasSubstr("dataset.two_point.input_dim = 2000000000; must be in 1..16777216"));
+}
+
 TEST(BuildTrial, RejectsInitialWeightsThatAreNotRegularFiles) {
   Experiment spec = SmallSpec();
   spec.mutable_architecture()->set_init_npz(std::getenv("TEST_TMPDIR"));
