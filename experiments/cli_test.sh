@@ -60,14 +60,43 @@ expect_fail mnist_missing_dir "dataset.mnist.dir = $tmp/no_such_dir" \
 expect_fail bad_set_path "training.learnin_rate" run --spec="$spec" --set=training.learnin_rate=0.1
 expect_fail missing_spec "/no/such.pbtxt" run --spec=/no/such.pbtxt
 expect_fail unknown_command "unknown command" frobnicate
+expect_fail no_command "usage: replearn <command>"
+expect_fail spec_required "--spec=FILE is required" run --out="$tmp/never"
+expect_fail unknown_flag "Unknown command line flag 'spce'" run --spce="$spec"
+expect_fail flag_of_another_command "--threads is not a flag of replearn run" \
+  run --spec="$spec" --threads=2
+expect_fail stray_argument 'unexpected argument "extra"' run --spec="$spec" extra
 
+# help lists every flag of every command with its meaning, on stdout, exit 0.
+for form in help --help "run --help"; do
+  if ! "$bin" $form > "$tmp/help.out" 2> "$tmp/help.err"; then
+    echo "FAIL help ($form): non-zero exit"; fails=$((fails + 1)); continue
+  fi
+  for flag in spec out set quiet threads shard curves dx2 dy2 layers tracked_layer alternatives; do
+    grep -qE -- "^  --$flag +[a-z]" "$tmp/help.out" ||
+      { echo "FAIL help ($form): --$flag not described"; fails=$((fails + 1)); }
+  done
+  for command in run sweep merge fit; do
+    grep -q "^  $command " "$tmp/help.out" ||
+      { echo "FAIL help ($form): command $command missing"; fails=$((fails + 1)); }
+  done
+done
+echo "ok   help"
+
+# Flags in any order, --set repeated (a value with commas stays one value), --flag value.
 out="$tmp/run"
-if "$bin" run --spec="$spec" --out="$out" --quiet --set=training.steps=3 \
-    --set=architecture.mlp.width=8 > "$tmp/stdout"; then
+if "$bin" --quiet run --spec "$spec" --set=training.steps=3 --out="$out" \
+    --set=architecture.mlp.width=8 '--set=theory.layers=[0,10]' > "$tmp/stdout"; then
   for f in spec.pbtxt curves.csv summary.json; do
     [ -s "$out/$f" ] || { echo "FAIL small_run: $f missing"; fails=$((fails + 1)); }
   done
-  grep -q "finished" "$tmp/stdout" || { echo "FAIL small_run: no summary printed"; fails=$((fails + 1)); }
+  grep -q "two_point: finished" "$tmp/stdout" || { echo "FAIL small_run: no summary printed"; fails=$((fails + 1)); }
+  grep -q "steps: 3" "$out/spec.pbtxt" && grep -q "width: 8" "$out/spec.pbtxt" &&
+    grep -q "layers: 10" "$out/spec.pbtxt" ||
+    { echo "FAIL small_run: --set values not all applied"; fails=$((fails + 1)); }
+  # summary.json is plain JSON for python.
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["status"] == "finished" and d["steps"] == 3, d' \
+    "$out/summary.json" || { echo "FAIL small_run: summary.json"; fails=$((fails + 1)); }
   echo "ok   small_run"
 else
   echo "FAIL small_run: non-zero exit"; fails=$((fails + 1))
@@ -78,7 +107,9 @@ fi
   --set=architecture.mlp.gain=3 > /dev/null 2> "$tmp/div.err"
 rc=$?
 if [ "$rc" -eq 3 ] && grep -q "diverged at step" "$tmp/div.err" &&
-    grep -q '"status": "diverged"' "$tmp/div/summary.json"; then
+    grep -q '"status": "diverged"' "$tmp/div/summary.json" &&
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert "final_loss" not in d and d["diverged_step"] >= 1, d' \
+      "$tmp/div/summary.json"; then
   echo "ok   diverged: $(cat "$tmp/div.err")"
 else
   echo "FAIL diverged: exit $rc"; cat "$tmp/div.err"; fails=$((fails + 1))
@@ -103,7 +134,12 @@ expect_fail fit_h_not_positive "h0.csv:" fit --curves="$tmp/h0.csv" --dx2=1 --dy
 awk -F, 'NR == 1 || $1 < 2' "$curves" > "$tmp/short.csv"
 expect_fail fit_too_few_steps "a fit needs at least 3" fit --curves="$tmp/short.csv" --dx2=1 --dy2=0.5 --out="$tmp/f4"
 expect_fail fit_unknown_layer "layer 25 has no h rows" fit --curves="$curves" --dx2=1 --dy2=0.5 --out="$tmp/f5" --layers=25
-expect_fail fit_bad_dx2 "--dx2" fit --curves="$curves" --dx2=zero --dy2=0.5 --out="$tmp/f6"
+expect_fail fit_bad_dx2 "Illegal value 'zero' specified for flag 'dx2'" \
+  fit --curves="$curves" --dx2=zero --dy2=0.5 --out="$tmp/f6"
+expect_fail fit_missing_dy2 "--curves, --dx2, --dy2 and --out are required" \
+  fit --curves="$curves" --dx2=1 --out="$tmp/f8"
+expect_fail fit_bad_layers '--layers: "x" is not a layer index' \
+  fit --curves="$curves" --dx2=1 --dy2=0.5 --out="$tmp/f9" --layers=0,x
 expect_fail fit_missing_file "/no/curves.csv" fit --curves=/no/curves.csv --dx2=1 --dy2=0.5 --out="$tmp/f7"
 
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }

@@ -4,77 +4,190 @@
 //   replearn sweep --spec=FILE [--out=DIR] [--set=PATH=VALUE]... [--threads=N]
 //                  [--shard=I/N] [--quiet]
 //   replearn merge --out=DIR [SHARD_DIR]...
+//   replearn fit --curves=FILE --dx2=X --dy2=Y --out=DIR [--layers=..] [--tracked_layer=N]
+//                [--alternatives] [--threads=N]
+//   replearn help        (or --help): every command and flag
 //
-// Relative paths resolve against the directory `bazel run` was started from
-// (BUILD_WORKING_DIRECTORY) when set. Exit codes: 0 ok, 1 bad input or failure,
-// 3 the run (or a trial of a sweep) diverged (outputs are still written), 4 trials of a
-// sweep failed or (merge) are not complete; rerunning the sweep retries them.
-#include <unistd.h>
-
+// Flags are absl flags (absl::ParseCommandLine), anywhere on the line; a flag that is not one
+// of the command's is an error. Relative paths resolve against the directory `bazel run` was
+// started from (BUILD_WORKING_DIRECTORY) when set. Exit codes: 0 ok, 1 bad input or failure,
+// 3 the run (or a trial of a sweep) diverged (outputs are still written), 4 trials of a sweep
+// failed or (merge) are not complete; rerunning the sweep retries them.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "core/file_util.h"
+#include "core/thread_pool.h"
 #include "experiments/analysis.h"
 #include "experiments/figures.h"
 #include "experiments/loader.h"
 #include "experiments/run.h"
 #include "experiments/sweep.h"
 
+namespace {
+// absl keeps only the last value of a flag given twice; --set is repeatable, so each value is
+// collected as it is parsed. (OnUpdate also runs once when the flag is registered.)
+bool collecting_sets = false;
+std::vector<std::string>& SetValues() {
+  static auto* values = new std::vector<std::string>;
+  return *values;
+}
+}  // namespace
+
+ABSL_FLAG(std::string, spec, "",
+          "run, sweep: the experiment spec, a text-format replearn.Experiment (required)");
+ABSL_FLAG(std::string, out, "",
+          "run: the run folder; sweep: the sweep folder (both default to output.dir of the spec, "
+          "else runs/<name>/); merge: the sweep folder to build index.csv in (required); fit: "
+          "the folder for fit.csv, theory_curves.csv and figures (required)");
+ABSL_FLAG(std::string, set, "",
+          "run, sweep: PATH=VALUE overrides one spec field, repeatable, e.g. "
+          "--set=training.steps=100 --set=architecture.mlp.width=64 "
+          "--set=probe.two_point.layers=[0,10]; a sweep applies it before expansion (also "
+          "sweep.*)")
+    .OnUpdate([] {
+      if (collecting_sets) SetValues().push_back(absl::GetFlag(FLAGS_set));
+    });
+ABSL_FLAG(bool, quiet, false, "run, sweep: no progress output");
+ABSL_FLAG(replearn::ThreadCount, threads, {},
+          "sweep: trials run at once (each trial keeps its training.threads); fit: fitting "
+          "threads; 0 = all cores");
+ABSL_FLAG(replearn::Shard, shard, {},
+          "sweep: I/N runs only the trials with index % N == I and writes "
+          "index.shard_I_of_N.csv (Slurm arrays: experiments/slurm/)");
+ABSL_FLAG(std::string, curves, "",
+          "fit: curves.csv (step,layer,quantity,value) to fit, ours or exported from another "
+          "framework (required)");
+ABSL_FLAG(std::optional<double>, dx2, std::nullopt,
+          "fit: squared input distance of the probed pair (required, > 0)");
+ABSL_FLAG(std::optional<double>, dy2, std::nullopt,
+          "fit: squared target distance of the probed pair (required, >= 0)");
+ABSL_FLAG(std::vector<std::string>, layers, {},
+          "fit: comma-separated layers to fit (default: every layer with h rows)");
+ABSL_FLAG(int, tracked_layer, -1, "fit: the layer drawn and printed (-1: middle fitted layer)");
+ABSL_FLAG(bool, alternatives, false,
+          "fit: also fit the alternative (wrong) dynamics (alternatives.csv)");
+
 namespace replearn {
 namespace {
 
-constexpr char kUsage[] = R"(usage: replearn <command> [flags]
+struct Command {
+  const char* name;
+  const char* help;  // what it does and its exit codes
+  std::vector<const char*> flags;
+  bool takes_arguments;  // positional arguments after the flags
+  int (*run)(const std::vector<std::string>& args);
+};
 
-commands:
-  run     train one experiment and write its run folder
-          --spec=FILE        experiment spec (text-format replearn.Experiment; required)
-          --out=DIR          run folder (default: output.dir of the spec, else runs/<name>/)
-          --set=PATH=VALUE   override a spec field, repeatable, e.g.
-                             --set=training.steps=100 --set=architecture.mlp.width=64
-          --quiet            no progress output
-          A spec with a sweep { } section is refused: use `replearn sweep`.
-  sweep   train every trial of the spec's sweep { } section (README.md "Sweeps"); each trial
-          gets a run folder under DIR, and DIR/index.csv one row per trial
-          --spec=FILE        spec with a sweep { axis { path: .. values: [..] } trials: N }
-          --out=DIR          sweep folder (default: output.dir of the spec, else runs/<name>/)
-          --set=PATH=VALUE   override a spec field before expansion (also sweep.*), repeatable
-          --threads=N        trials run at once (default 0: all cores); each trial uses
-                             training.threads (default 1)
-          --shard=I/N        run only the trials with index % N == I and write
-                             DIR/index.shard_I_of_N.csv (Slurm arrays: experiments/slurm/)
-          --quiet            no progress output
-          Trials with a summary.json are skipped, so rerunning resumes a killed sweep.
-          Exit 0 all trials done, 1 bad input (nothing ran), 3 some trial diverged,
-          4 some trial failed (its error.txt says why; rerun to retry it).
-  merge   build DIR/index.csv of a sweep from its trial folders: those under DIR and, when
-          given, under each SHARD_DIR (shards run with different --out; completed trials are
-          copied into DIR)
-          --out=DIR          sweep folder (required)
-          Exit 0 every trial done, 3 some trial diverged, 4 some trial pending or failed.
-  fit     fit the effective theory to a recorded curves.csv (ours, or exported from
-          another framework in the same format)
-          --curves=FILE      curves.csv: step,layer,quantity,value (required)
-          --dx2=X            squared input distance of the probed pair (required, > 0)
-          --dy2=Y            squared target distance (required, >= 0)
-          --out=DIR          output folder for fit.csv, theory_curves.csv, figures (required)
-          --layers=L1,L2,..  layers to fit (default: every layer with h rows)
-          --tracked_layer=N  layer drawn and printed (default: middle fitted layer)
-          --alternatives     also fit the alternative (wrong) dynamics (alternatives.csv)
-          --threads=N        fitting threads (default: all cores)
-  help    show this text
+int Run(const std::vector<std::string>& args);
+int Sweep(const std::vector<std::string>& args);
+int Merge(const std::vector<std::string>& args);
+int Fit(const std::vector<std::string>& args);
 
-Relative paths resolve against the directory bazel run was started from.
-)";
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"run",
+       "train one experiment and write its run folder (a spec with a sweep { } section is "
+       "refused: use `replearn sweep`). Exit 0 ok, 1 bad input or failure, 3 diverged.",
+       {"spec", "out", "set", "quiet"},
+       false,
+       Run},
+      {"sweep",
+       "train every trial of the spec's sweep { } section (README.md \"Sweeps\"), each into a "
+       "run folder under --out, and write --out/index.csv; trials already done are kept, so "
+       "rerunning resumes a killed sweep. Exit 0 all trials done, 1 bad input (nothing ran), 3 "
+       "some trial diverged, 4 some trial failed (its error.txt says why; rerun to retry it).",
+       {"spec", "out", "set", "threads", "shard", "quiet"},
+       false,
+       Sweep},
+      {"merge",
+       "build --out/index.csv of a sweep from its trial folders: those under --out and under "
+       "each SHARD_DIR argument (shards run with different --out; their completed trials are "
+       "copied into --out). Exit 0 every trial done, 3 some trial diverged, 4 some trial "
+       "pending or failed.",
+       {"out"},
+       true,
+       Merge},
+      {"fit",
+       "fit the effective theory to a recorded curves.csv and write fit.csv, "
+       "theory_curves.csv and figures.",
+       {"curves", "dx2", "dy2", "out", "layers", "tracked_layer", "alternatives", "threads"},
+       false,
+       Fit},
+  };
+  return *commands;
+}
+
+// `text` after a `first`-column prefix, in lines of at most 100 columns, the continuation
+// lines indented to `first`.
+std::string Wrap(absl::string_view prefix, absl::string_view text, size_t first) {
+  std::string out(prefix), line;
+  out.resize(std::max(out.size(), first), ' ');
+  size_t column = out.size();
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (column > first && column + 1 + word.size() > 100) {
+      absl::StrAppend(&out, "\n", std::string(first, ' '));
+      column = first;
+    } else if (column > first) {
+      out.push_back(' ');
+      ++column;
+    }
+    absl::StrAppend(&out, word);
+    column += word.size();
+  }
+  return out + "\n";
+}
+
+// Every command and flag, the flags' meanings from their definitions above.
+std::string Usage() {
+  std::string text = "usage: replearn <command> [flags] [arguments]\n\ncommands:\n";
+  std::vector<std::string> all_flags;
+  for (const Command& c : Commands()) {
+    std::string flags = "flags:";
+    for (const char* flag : c.flags) {
+      absl::StrAppend(&flags, " --", flag);
+      if (std::find(all_flags.begin(), all_flags.end(), flag) == all_flags.end()) {
+        all_flags.push_back(flag);
+      }
+    }
+    if (c.takes_arguments) absl::StrAppend(&flags, " [SHARD_DIR]...");
+    absl::StrAppend(&text, Wrap(absl::StrCat("  ", c.name), c.help, 10), Wrap("", flags, 10));
+  }
+  absl::StrAppend(&text, "  help    this text (also --help)\n\nflags:\n");
+  for (const std::string& name : all_flags) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string help = flag->Help();
+    const std::string default_value = flag->DefaultValue();
+    if (!default_value.empty() && default_value != "false") {
+      absl::StrAppend(&help, " (default ", default_value, ")");
+    }
+    absl::StrAppend(&text, Wrap(absl::StrCat("  --", name), help, 18));
+  }
+  absl::StrAppend(&text,
+                  "\nRelative paths resolve against the directory bazel run was started from.\n");
+  return text;
+}
+
+int Fail(absl::string_view command, absl::string_view message) {
+  std::fprintf(stderr, "replearn%s%s: %s\n", command.empty() ? "" : " ",
+               std::string(command).c_str(), std::string(message).c_str());
+  return 1;
+}
 
 std::string ResolvePath(const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
@@ -94,165 +207,109 @@ std::string ResolveOutPath(const std::string& path) {
   return (wd != nullptr && *wd != '\0') ? JoinPath(wd, path) : path;
 }
 
-std::string Figure(double v) { return std::isfinite(v) ? absl::StrFormat("%.4g", v) : "n/a"; }
-
-int Run(const std::vector<std::string>& args) {
-  std::string spec_path, out;
-  std::vector<std::string> sets;
-  bool quiet = false;
-  for (const std::string& arg : args) {
-    absl::string_view v = arg;
-    if (absl::ConsumePrefix(&v, "--spec=")) {
-      spec_path = std::string(v);
-    } else if (absl::ConsumePrefix(&v, "--out=")) {
-      out = std::string(v);
-    } else if (absl::ConsumePrefix(&v, "--set=")) {
-      sets.emplace_back(v);
-    } else if (arg == "--quiet") {
-      quiet = true;
-    } else {
-      std::fprintf(stderr, "replearn run: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
-      return 1;
-    }
-  }
-  if (spec_path.empty()) {
-    std::fprintf(stderr, "replearn run: --spec=FILE is required\n\n%s", kUsage);
-    return 1;
-  }
-  auto spec = LoadExperiment(ResolvePath(spec_path));
-  if (!spec.ok()) {
-    std::fprintf(stderr, "replearn: %s\n", std::string(spec.status().message()).c_str());
-    return 1;
-  }
-  if (const absl::Status s = ApplyOverrides(*spec, sets); !s.ok()) {
-    std::fprintf(stderr, "replearn: %s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  if (spec->has_sweep()) {
-    std::fprintf(stderr,
-                 "replearn run: %s has a sweep { } section; run it with replearn sweep "
-                 "--spec=%s, or rerun one trial with replearn run --spec=<sweep "
-                 "folder>/<trial>/spec.pbtxt\n",
-                 spec_path.c_str(), spec_path.c_str());
-    return 1;
-  }
+std::string WorkingDirectory() {
   const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  ResolveInitNpz(wd != nullptr ? wd : "", ResolvePath(spec_path), *spec);
-  if (out.empty()) out = spec->output().dir();
-  if (out.empty()) out = JoinPath("runs", spec->name());
-  RunOptions options;
-  options.out_dir = ResolveOutPath(out);
-  options.progress = !quiet;
-  auto summary = RunExperiment(*spec, options);
-  if (!summary.ok()) {
-    std::fprintf(stderr, "replearn: %s\n", std::string(summary.status().message()).c_str());
-    return 1;
+  return wd != nullptr ? wd : "";
+}
+
+// --spec loaded, --set applied and architecture.init_npz resolved (run and sweep).
+absl::StatusOr<Experiment> LoadSpec(const std::string& resolved_path) {
+  absl::StatusOr<Experiment> spec = LoadExperiment(resolved_path);
+  if (!spec.ok()) return spec.status();
+  if (const absl::Status s = ApplyOverrides(*spec, SetValues()); !s.ok()) return s;
+  ResolveInitNpz(WorkingDirectory(), resolved_path, *spec);
+  return spec;
+}
+
+std::string OutDir(const Experiment& spec) {
+  std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) out = spec.output().dir();
+  if (out.empty()) out = JoinPath("runs", spec.name());
+  return ResolveOutPath(out);
+}
+
+// A summary figure: "%.4g", or "n/a" when the summary does not have it.
+std::string Figure(bool has, double value) { return has ? absl::StrFormat("%.4g", value) : "n/a"; }
+
+int Run(const std::vector<std::string>&) {
+  const std::string spec_path = absl::GetFlag(FLAGS_spec);
+  if (spec_path.empty()) return Fail("run", "--spec=FILE is required; see replearn help");
+  const absl::StatusOr<Experiment> spec = LoadSpec(ResolvePath(spec_path));
+  if (!spec.ok()) return Fail("", spec.status().message());
+  if (spec->has_sweep()) {
+    return Fail("run", absl::StrCat(spec_path,
+                                    " has a sweep { } section; run it with replearn sweep --spec=",
+                                    spec_path,
+                                    ", or rerun one trial with replearn run --spec=<sweep "
+                                    "folder>/<trial>/spec.pbtxt"));
   }
-  const RunSummary& s = *summary;
+  RunOptions options;
+  options.out_dir = OutDir(*spec);
+  options.progress = !absl::GetFlag(FLAGS_quiet);
+  const absl::StatusOr<RunSummary> summary = RunExperiment(*spec, options);
+  if (!summary.ok()) return Fail("", summary.status().message());
+  const RunSummaryProto& s = summary->proto;
   std::printf(
       "%s: %s\n"
       "  layer %d at step 0:  h0 = %s  y0 = %s  w0 = %s\n"
-      "  after %lld steps:    loss = %s  h = %s\n"
+      "  after %d steps:    loss = %s  h = %s\n"
       "  wall time %.2f s; output in %s\n",
-      spec->name().c_str(), s.status.c_str(), s.tracked_layer, Figure(s.h0).c_str(),
-      Figure(s.y0).c_str(), Figure(s.w0).c_str(), static_cast<long long>(s.steps),
-      Figure(s.final_loss).c_str(), Figure(s.h_final).c_str(), s.wall_seconds, s.out_dir.c_str());
-  if (std::isfinite(s.test_accuracy) || std::isfinite(s.test_loss)) {
+      spec->name().c_str(), std::string(RunStatusName(s.status())).c_str(), s.tracked_layer(),
+      Figure(s.has_h0(), s.h0()).c_str(), Figure(s.has_y0(), s.y0()).c_str(),
+      Figure(s.has_w0(), s.w0()).c_str(), s.steps(),
+      Figure(s.has_final_loss(), s.final_loss()).c_str(),
+      Figure(s.has_h_final(), s.h_final()).c_str(), s.wall_seconds(), summary->out_dir.c_str());
+  if (s.has_test_accuracy() || s.has_test_loss()) {
     std::printf("  held-out split: test loss = %s  test accuracy = %s  (train accuracy %s)\n",
-                Figure(s.test_loss).c_str(), Figure(s.test_accuracy).c_str(),
-                Figure(s.train_accuracy).c_str());
+                Figure(s.has_test_loss(), s.test_loss()).c_str(),
+                Figure(s.has_test_accuracy(), s.test_accuracy()).c_str(),
+                Figure(s.has_train_accuracy(), s.train_accuracy()).c_str());
   }
-  if (s.fitted) {
+  if (s.has_eta_h()) {
     std::printf(
         "  theory fit at layer %d: eta_h = %s  eta_y = %s  eta_ybar = %s\n"
         "    normalised loss = %s  R^2 h/y/w/loss = %s / %s / %s / %s\n"
         "    [FINAL] predicted h = %s (measured %s)\n",
-        s.tracked_layer, Figure(s.eta_h).c_str(), Figure(s.eta_y).c_str(),
-        Figure(s.eta_ybar).c_str(), Figure(s.normalised_loss).c_str(), Figure(s.r2_h).c_str(),
-        Figure(s.r2_y).c_str(), Figure(s.r2_w).c_str(), Figure(s.r2_loss).c_str(),
-        Figure(s.h_final_predicted).c_str(), Figure(s.h_final).c_str());
-    for (const auto& [variant, loss] : s.alternative_losses) {
+        s.tracked_layer(), Figure(s.has_eta_h(), s.eta_h()).c_str(),
+        Figure(s.has_eta_y(), s.eta_y()).c_str(), Figure(s.has_eta_ybar(), s.eta_ybar()).c_str(),
+        Figure(s.has_normalised_loss(), s.normalised_loss()).c_str(),
+        Figure(s.has_r2_h(), s.r2_h()).c_str(), Figure(s.has_r2_y(), s.r2_y()).c_str(),
+        Figure(s.has_r2_w(), s.r2_w()).c_str(), Figure(s.has_r2_loss(), s.r2_loss()).c_str(),
+        Figure(s.has_h_final_predicted(), s.h_final_predicted()).c_str(),
+        Figure(s.has_h_final(), s.h_final()).c_str());
+    for (const auto& [variant, loss] : AlternativeLosses(s)) {
       std::printf("    alternative %-24s normalised loss = %s\n", variant.c_str(),
-                  Figure(loss).c_str());
+                  Figure(true, loss).c_str());
     }
   }
-  if (s.status == "diverged") {
+  if (s.status() == RunSummaryProto::DIVERGED) {
     std::fprintf(stderr,
-                 "replearn: training diverged at step %lld (loss is not finite); lower "
+                 "replearn: training diverged at step %d (loss is not finite); lower "
                  "training.learning_rate or the init gain\n",
-                 static_cast<long long>(s.diverged_step));
+                 s.diverged_step());
     return 3;
   }
   return 0;
 }
 
-int Sweep(const std::vector<std::string>& args) {
-  std::string spec_path, out;
-  std::vector<std::string> sets;
-  SweepOptions options;
-  for (const std::string& arg : args) {
-    absl::string_view v = arg;
-    if (absl::ConsumePrefix(&v, "--spec=")) {
-      spec_path = std::string(v);
-    } else if (absl::ConsumePrefix(&v, "--out=")) {
-      out = std::string(v);
-    } else if (absl::ConsumePrefix(&v, "--set=")) {
-      sets.emplace_back(v);
-    } else if (absl::ConsumePrefix(&v, "--threads=")) {
-      if (!absl::SimpleAtoi(v, &options.threads) || options.threads < 0) {
-        std::fprintf(stderr, "replearn sweep: --threads = \"%s\"; must be an integer >= 0\n",
-                     std::string(v).c_str());
-        return 1;
-      }
-    } else if (absl::ConsumePrefix(&v, "--shard=")) {
-      const absl::StatusOr<Shard> shard = ParseShard(v);
-      if (!shard.ok()) {
-        std::fprintf(stderr, "replearn sweep: %s\n", std::string(shard.status().message()).c_str());
-        return 1;
-      }
-      options.shard = *shard;
-    } else if (arg == "--quiet") {
-      options.progress = false;
-    } else {
-      std::fprintf(stderr, "replearn sweep: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
-      return 1;
-    }
-  }
-  if (spec_path.empty()) {
-    std::fprintf(stderr, "replearn sweep: --spec=FILE is required\n\n%s", kUsage);
-    return 1;
-  }
+int Sweep(const std::vector<std::string>&) {
+  const std::string spec_path = absl::GetFlag(FLAGS_spec);
+  if (spec_path.empty()) return Fail("sweep", "--spec=FILE is required; see replearn help");
   const std::string resolved_spec = ResolvePath(spec_path);
-  auto spec = LoadExperiment(resolved_spec);
-  if (!spec.ok()) {
-    std::fprintf(stderr, "replearn: %s\n", std::string(spec.status().message()).c_str());
-    return 1;
-  }
-  if (const absl::Status s = ApplyOverrides(*spec, sets); !s.ok()) {
-    std::fprintf(stderr, "replearn: %s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  const char* wd_env = std::getenv("BUILD_WORKING_DIRECTORY");
-  const std::string wd = wd_env != nullptr ? wd_env : "";
-  ResolveInitNpz(wd, resolved_spec, *spec);
-  const absl::StatusOr<SweepPlan> plan = ExpandSweep(*spec, wd, resolved_spec);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "replearn: %s: %s\n", spec_path.c_str(),
-                 std::string(plan.status().message()).c_str());
-    return 1;
-  }
+  const absl::StatusOr<Experiment> spec = LoadSpec(resolved_spec);
+  if (!spec.ok()) return Fail("", spec.status().message());
+  const absl::StatusOr<SweepPlan> plan = ExpandSweep(*spec, WorkingDirectory(), resolved_spec);
+  if (!plan.ok()) return Fail("", absl::StrCat(spec_path, ": ", plan.status().message()));
   if (const absl::Status s = ValidateSweep(*plan); !s.ok()) {
-    std::fprintf(stderr, "replearn: %s: %s\n", spec_path.c_str(), std::string(s.message()).c_str());
-    return 1;
+    return Fail("", absl::StrCat(spec_path, ": ", s.message()));
   }
-  if (out.empty()) out = spec->output().dir();
-  if (out.empty()) out = JoinPath("runs", spec->name());
-  options.out_dir = ResolveOutPath(out);
+  SweepOptions options;
+  options.out_dir = OutDir(*spec);
+  options.threads = absl::GetFlag(FLAGS_threads).value;
+  options.shard = absl::GetFlag(FLAGS_shard);
+  options.progress = !absl::GetFlag(FLAGS_quiet);
   const absl::StatusOr<SweepResult> result = RunSweep(*plan, options);
-  if (!result.ok()) {
-    std::fprintf(stderr, "replearn: %s\n", std::string(result.status().message()).c_str());
-    return 1;
-  }
+  if (!result.ok()) return Fail("", result.status().message());
   const SweepResult& r = *result;
   std::string scope = absl::StrCat(plan->trials.size(), " trials");
   if (options.shard.count > 1) {
@@ -283,28 +340,12 @@ int Sweep(const std::vector<std::string>& args) {
 }
 
 int Merge(const std::vector<std::string>& args) {
-  std::string out;
+  const std::string out = ResolveOutPath(absl::GetFlag(FLAGS_out));
+  if (out.empty()) return Fail("merge", "--out=DIR is required; see replearn help");
   std::vector<std::string> sources;
-  for (const std::string& arg : args) {
-    absl::string_view v = arg;
-    if (absl::ConsumePrefix(&v, "--out=")) {
-      out = ResolveOutPath(std::string(v));
-    } else if (absl::StartsWith(arg, "-")) {
-      std::fprintf(stderr, "replearn merge: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
-      return 1;
-    } else {
-      sources.push_back(ResolveOutPath(arg));
-    }
-  }
-  if (out.empty()) {
-    std::fprintf(stderr, "replearn merge: --out=DIR is required\n\n%s", kUsage);
-    return 1;
-  }
+  for (const std::string& arg : args) sources.push_back(ResolveOutPath(arg));
   const absl::StatusOr<SweepResult> result = MergeSweep(out, sources);
-  if (!result.ok()) {
-    std::fprintf(stderr, "replearn merge: %s\n", std::string(result.status().message()).c_str());
-    return 1;
-  }
+  if (!result.ok()) return Fail("merge", result.status().message());
   const SweepResult& r = *result;
   std::printf(
       "merge: %d trials: %d finished, %d converged, %d diverged, %d failed, %d pending\n"
@@ -320,67 +361,31 @@ int Merge(const std::vector<std::string>& args) {
   return r.diverged > 0 ? 3 : 0;
 }
 
-bool ParseNumber(absl::string_view flag, absl::string_view text, double* out) {
-  if (absl::SimpleAtod(text, out) && std::isfinite(*out)) return true;
-  std::fprintf(stderr, "replearn fit: %s = \"%s\" is not a number\n", std::string(flag).c_str(),
-               std::string(text).c_str());
-  return false;
-}
-
-int Fit(const std::vector<std::string>& args) {
+int Fit(const std::vector<std::string>&) {
   AnalysisOptions a;
-  bool have_dx2 = false, have_dy2 = false;
-  for (const std::string& arg : args) {
-    absl::string_view v = arg;
-    if (absl::ConsumePrefix(&v, "--curves=")) {
-      a.curves_path = ResolvePath(std::string(v));
-    } else if (absl::ConsumePrefix(&v, "--out=")) {
-      a.out_dir = ResolveOutPath(std::string(v));
-    } else if (absl::ConsumePrefix(&v, "--dx2=")) {
-      if (!ParseNumber("--dx2", v, &a.dx2)) return 1;
-      have_dx2 = true;
-    } else if (absl::ConsumePrefix(&v, "--dy2=")) {
-      if (!ParseNumber("--dy2", v, &a.dy2)) return 1;
-      have_dy2 = true;
-    } else if (absl::ConsumePrefix(&v, "--layers=")) {
-      for (absl::string_view item : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
-        int layer;
-        if (!absl::SimpleAtoi(item, &layer) || layer < 0) {
-          std::fprintf(stderr, "replearn fit: --layers: \"%s\" is not a layer index (>= 0)\n",
-                       std::string(item).c_str());
-          return 1;
-        }
-        a.layers.push_back(layer);
-      }
-    } else if (absl::ConsumePrefix(&v, "--tracked_layer=")) {
-      if (!absl::SimpleAtoi(v, &a.tracked_layer)) {
-        std::fprintf(stderr, "replearn fit: --tracked_layer = \"%s\" is not an integer\n",
-                     std::string(v).c_str());
-        return 1;
-      }
-    } else if (absl::ConsumePrefix(&v, "--threads=")) {
-      if (!absl::SimpleAtoi(v, &a.threads) || a.threads < 0) {
-        std::fprintf(stderr, "replearn fit: --threads = \"%s\" must be an integer >= 0\n",
-                     std::string(v).c_str());
-        return 1;
-      }
-    } else if (arg == "--alternatives") {
-      a.alternatives = true;
-    } else {
-      std::fprintf(stderr, "replearn fit: unknown argument \"%s\"\n\n%s", arg.c_str(), kUsage);
-      return 1;
+  a.curves_path = ResolvePath(absl::GetFlag(FLAGS_curves));
+  a.out_dir = ResolveOutPath(absl::GetFlag(FLAGS_out));
+  const std::optional<double> dx2 = absl::GetFlag(FLAGS_dx2), dy2 = absl::GetFlag(FLAGS_dy2);
+  if (a.curves_path.empty() || a.out_dir.empty() || !dx2 || !dy2) {
+    return Fail("fit", "--curves, --dx2, --dy2 and --out are required; see replearn help");
+  }
+  for (const auto& [flag, value] : {std::pair{"--dx2", *dx2}, std::pair{"--dy2", *dy2}}) {
+    if (!std::isfinite(value)) return Fail("fit", absl::StrCat(flag, " = ", value, "; not finite"));
+  }
+  a.dx2 = *dx2;
+  a.dy2 = *dy2;
+  for (const std::string& item : absl::GetFlag(FLAGS_layers)) {
+    int layer;
+    if (!absl::SimpleAtoi(item, &layer) || layer < 0) {
+      return Fail("fit", absl::StrCat("--layers: \"", item, "\" is not a layer index (>= 0)"));
     }
+    a.layers.push_back(layer);
   }
-  if (a.curves_path.empty() || a.out_dir.empty() || !have_dx2 || !have_dy2) {
-    std::fprintf(stderr, "replearn fit: --curves, --dx2, --dy2 and --out are required\n\n%s",
-                 kUsage);
-    return 1;
-  }
-  auto analysis = AnalyseCurves(a);
-  if (!analysis.ok()) {
-    std::fprintf(stderr, "replearn fit: %s\n", std::string(analysis.status().message()).c_str());
-    return 1;
-  }
+  a.tracked_layer = absl::GetFlag(FLAGS_tracked_layer);
+  a.alternatives = absl::GetFlag(FLAGS_alternatives);
+  a.threads = absl::GetFlag(FLAGS_threads).value;
+  const absl::StatusOr<Analysis> analysis = AnalyseCurves(a);
+  if (!analysis.ok()) return Fail("fit", analysis.status().message());
   std::printf("%6s %12s %12s %12s %12s %8s %8s %8s %12s %12s\n", "layer", "eta_h", "eta_y",
               "eta_ybar", "norm_loss", "R2_h", "R2_y", "R2_w", "h_final_pred", "h_final_meas");
   for (size_t k = 0; k < analysis->layers.size(); ++k) {
@@ -405,20 +410,63 @@ int Fit(const std::vector<std::string>& args) {
   return 0;
 }
 
+// A flag given on the command line that `command` does not take (absl flags are global, so
+// the parser accepts every command's flags). Such a flag differs from its default.
+std::string ForeignFlag(const Command& command) {
+  for (const Command& other : Commands()) {
+    for (const char* name : other.flags) {
+      if (std::find(command.flags.begin(), command.flags.end(), std::string(name)) !=
+          command.flags.end()) {
+        continue;
+      }
+      const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+      const bool given = std::string(name) == "set" ? !SetValues().empty()
+                                                    : flag->CurrentValue() != flag->DefaultValue();
+      if (given) return name;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int ReplearnMain(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help") {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 1 : 0;
+  absl::SetProgramUsageMessage(
+      "runs experiments from text specs; `replearn help` lists the "
+      "commands and their flags");
+  if (argc < 2) {
+    std::fputs(Usage().c_str(), stderr);
+    return 1;
   }
-  const std::string command = argv[1];
-  const std::vector<std::string> args(argv + 2, argv + argc);
-  if (command == "run") return Run(args);
-  if (command == "fit") return Fit(args);
-  if (command == "sweep") return Sweep(args);
-  if (command == "merge") return Merge(args);
-  std::fprintf(stderr, "replearn: unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-help" || arg == "-h" || (i == 1 && arg == "help")) {
+      std::fputs(Usage().c_str(), stdout);
+      return 0;
+    }
+  }
+  collecting_sets = true;
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::fprintf(stderr, "replearn: no command\n\n%s", Usage().c_str());
+    return 1;
+  }
+  const std::string name = positional[1];
+  const std::vector<std::string> args(positional.begin() + 2, positional.end());
+  for (const Command& command : Commands()) {
+    if (name != command.name) continue;
+    if (const std::string flag = ForeignFlag(command); !flag.empty()) {
+      return Fail(name, absl::StrCat("--", flag, " is not a flag of replearn ", name,
+                                     "; its flags: --", absl::StrJoin(command.flags, ", --")));
+    }
+    if (!command.takes_arguments && !args.empty()) {
+      return Fail(name, absl::StrCat("unexpected argument \"", args[0],
+                                     "\"; flags are written --name=value"));
+    }
+    return command.run(args);
+  }
+  std::fprintf(stderr, "replearn: unknown command \"%s\"\n\n%s", name.c_str(), Usage().c_str());
   return 1;
 }
 

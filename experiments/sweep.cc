@@ -1,17 +1,9 @@
 #include "experiments/sweep.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -30,22 +22,72 @@
 #include "experiments/loader.h"
 #include "experiments/run.h"
 #include "experiments/trial.h"
+#include "google/protobuf/descriptor.h"
+#include "proto/summary.pb.h"
 
 namespace replearn {
 namespace {
 
-namespace fs = std::filesystem;
+using ::google::protobuf::FieldDescriptor;
 
 constexpr char kSweepFile[] = "sweep.pbtxt";
-constexpr char kSummaryFile[] = "summary.json";
 constexpr char kErrorFile[] = "error.txt";
-constexpr char kSpecFile[] = "spec.pbtxt";
 
-// summary.json keys copied into index.csv after the status, in column order.
-constexpr const char* kIndexFigures[] = {
-    "steps", "final_loss", "eta_h", "eta_y",   "normalised_loss",
-    "r2_h",  "r2_y",       "r2_w",  "h_final", "h_final_predicted",
-};
+// The RunSummaryProto fields that are index.csv columns, in column order (their
+// index_column option, proto/summary.proto).
+const std::vector<const FieldDescriptor*>& IndexFields() {
+  static const auto* fields = [] {
+    auto* fields = new std::vector<const FieldDescriptor*>;
+    const auto* descriptor = RunSummaryProto::descriptor();
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      if (descriptor->field(i)->options().HasExtension(index_column)) {
+        fields->push_back(descriptor->field(i));
+      }
+    }
+    std::sort(
+        fields->begin(), fields->end(), [](const FieldDescriptor* a, const FieldDescriptor* b) {
+          return a->options().GetExtension(index_column) < b->options().GetExtension(index_column);
+        });
+    return fields;
+  }();
+  return *fields;
+}
+
+// A field's value as summary.json writes it (doubles the shortest text that reads back
+// exactly, as the JSON printer does); "" when absent.
+std::string IndexCell(const RunSummaryProto& row, const FieldDescriptor* field) {
+  const auto* reflection = row.GetReflection();
+  if (!reflection->HasField(row, field)) return "";
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return reflection->GetEnum(row, field)->name();  // the first (lower-case) name
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(reflection->GetInt32(row, field));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(reflection->GetInt64(row, field));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(reflection->GetUInt32(row, field));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(reflection->GetUInt64(row, field));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return reflection->GetBool(row, field) ? "true" : "false";
+    case FieldDescriptor::CPPTYPE_FLOAT:
+    case FieldDescriptor::CPPTYPE_DOUBLE: {
+      const double v = field->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT
+                           ? reflection->GetFloat(row, field)
+                           : reflection->GetDouble(row, field);
+      std::string text = absl::StrFormat("%.15g", v);
+      double back = 0;
+      if (!absl::SimpleAtod(text, &back) || back != v) text = absl::StrFormat("%.17g", v);
+      return text;
+    }
+    case FieldDescriptor::CPPTYPE_STRING:
+      return reflection->GetString(row, field);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;
+  }
+  return "";
+}
 
 // The last path segment that is not a repeated-field index ("probe.0.two_point.every" ->
 // "every"): short enough for folder names, and the field a reader recognises.
@@ -95,57 +137,25 @@ int NumDigits(int64_t n) {
   return digits;
 }
 
-bool IsDirectory(const std::string& path) {
-  std::error_code ec;
-  return fs::is_directory(path, ec);
-}
-
-// Regular files directly in `dir`, sorted, without the temporaries of interrupted atomic
-// writes ("<name>.tmp.<pid>" from WriteFileAtomically, "<name>.tmp" from figures).
-absl::StatusOr<std::vector<std::string>> ListFiles(const std::string& dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code type_ec;
-    if (it->is_regular_file(type_ec)) names.push_back(it->path().filename().string());
-  }
-  if (ec) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// Removes the files an interrupted or failed attempt left in a trial folder, so a rerun
-// starts from an empty folder. A path that is not a directory is left for RunExperiment to
-// report.
-absl::Status ClearTrialFolder(const std::string& dir) {
-  if (!IsDirectory(dir)) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const std::vector<std::string> names, ListFiles(dir));
-  for (const std::string& name : names) {
-    const std::string path = JoinPath(dir, name);
-    if (::unlink(path.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("cannot remove ", path, " of an earlier attempt"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Copies a completed trial folder, summary.json last, so the copy is complete when it says so.
-absl::Status CopyTrialFolder(const std::string& from, const std::string& to) {
-  RETURN_IF_ERROR(MakeDirs(to));
-  ASSIGN_OR_RETURN(std::vector<std::string> names, ListFiles(from));
-  std::stable_partition(names.begin(), names.end(),
-                        [](const std::string& n) { return n != kSummaryFile; });
-  for (const std::string& name : names) {
-    if (absl::StrContains(name, ".tmp")) continue;
-    ASSIGN_OR_RETURN(const std::string contents, ReadFile(JoinPath(from, name)));
-    RETURN_IF_ERROR(WriteFileAtomically(JoinPath(to, name), contents));
-  }
-  return absl::OkStatus();
-}
-
 std::string IndexFileName(const Shard& shard) {
   if (shard.count == 1) return "index.csv";
   return absl::StrCat("index.shard_", shard.index, "_of_", shard.count, ".csv");
+}
+
+// The index row of a trial: its completed run's summary, else FAILED (with the error of
+// error.txt, or of this process) or PENDING.
+RunSummaryProto TrialRow(const SweepTrial& t, const std::string& dir, bool failed_now) {
+  absl::StatusOr<RunSummary> done = ReadCompletedRun(dir, t.spec);
+  if (done.ok()) return std::move(done->proto);
+  RunSummaryProto row;
+  const absl::StatusOr<std::string> error = ReadFile(JoinPath(dir, kErrorFile));
+  if (failed_now || error.ok()) {
+    row.set_status(RunSummaryProto::FAILED);
+    if (error.ok()) row.set_error(std::string(absl::StripTrailingAsciiWhitespace(*error)));
+  } else {
+    row.set_status(RunSummaryProto::PENDING);
+  }
+  return row;
 }
 
 }  // namespace
@@ -307,50 +317,62 @@ absl::StatusOr<Shard> ParseShard(absl::string_view text) {
   return shard;
 }
 
+bool AbslParseFlag(absl::string_view text, Shard* shard, std::string* error) {
+  const absl::StatusOr<Shard> parsed = ParseShard(text);
+  if (!parsed.ok()) {
+    *error = std::string(parsed.status().message());
+    return false;
+  }
+  *shard = *parsed;
+  return true;
+}
+
+std::string AbslUnparseFlag(const Shard& shard) {
+  return absl::StrCat(shard.index, "/", shard.count);
+}
+
+void SweepResult::Count(RunStatus status) {
+  ++total;
+  switch (status) {
+    case RunSummaryProto::FINISHED:
+      ++finished;
+      break;
+    case RunSummaryProto::CONVERGED:
+      ++converged;
+      break;
+    case RunSummaryProto::DIVERGED:
+      ++diverged;
+      break;
+    case RunSummaryProto::FAILED:
+      ++failed;
+      break;
+    case RunSummaryProto::PENDING:
+    case RunSummaryProto::STATUS_UNSPECIFIED:
+      ++pending;
+      break;
+  }
+}
+
 absl::StatusOr<std::string> SweepIndexCsv(const SweepPlan& plan, const std::string& out_dir,
                                           const std::vector<int>& trial_indices,
                                           SweepResult* counts, const std::vector<int>& failed_now) {
   std::vector<std::string> header = {"trial", "folder"};
   header.insert(header.end(), plan.axis_paths.begin(), plan.axis_paths.end());
   header.push_back("seed");
-  header.push_back("status");
-  for (const char* key : kIndexFigures) header.push_back(key);
+  for (const FieldDescriptor* field : IndexFields()) header.push_back(field->name());
   CsvWriter csv(header);
   const std::set<int> failed(failed_now.begin(), failed_now.end());
   SweepResult tally;
   for (int index : trial_indices) {
     const SweepTrial& t = plan.trials.at(static_cast<size_t>(index));
+    const RunSummaryProto summary =
+        TrialRow(t, JoinPath(out_dir, t.folder), failed.count(index) > 0);
     std::vector<std::string> row = {t.id, t.folder};
     row.insert(row.end(), t.values.begin(), t.values.end());
     row.push_back(absl::StrCat(t.seed));
-    const std::string dir = JoinPath(out_dir, t.folder);
-    const std::string summary_path = JoinPath(dir, kSummaryFile);
-    std::map<std::string, std::string> fields;
-    std::string status;
-    if (FileExists(summary_path)) {
-      ASSIGN_OR_RETURN(const std::string text, ReadFile(summary_path));
-      ASSIGN_OR_RETURN(fields, ParseSummaryJson(text, summary_path));
-      status = fields["status"];
-      if (status.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(summary_path, ": no \"status\""));
-      }
-    } else if (failed.count(index) > 0 || FileExists(JoinPath(dir, kErrorFile))) {
-      status = "failed";
-    } else {
-      status = "pending";
-    }
-    if (status == "finished") ++tally.finished;
-    if (status == "converged") ++tally.converged;
-    if (status == "diverged") ++tally.diverged;
-    if (status == "failed") ++tally.failed;
-    if (status == "pending") ++tally.pending;
-    ++tally.total;
-    row.push_back(status);
-    for (const char* key : kIndexFigures) {
-      const auto it = fields.find(key);
-      row.push_back(it == fields.end() ? "" : it->second);
-    }
+    for (const FieldDescriptor* field : IndexFields()) row.push_back(IndexCell(summary, field));
     csv.AddRow(row);
+    tally.Count(summary.status());
   }
   if (counts != nullptr) {
     counts->total = tally.total;
@@ -382,20 +404,21 @@ absl::StatusOr<SweepResult> RunSweep(const SweepPlan& plan, const SweepOptions& 
   }
 
   std::vector<int> mine, todo;
+  std::vector<RunJob> jobs;
   std::vector<std::string> mismatched;
   for (const SweepTrial& t : plan.trials) {
     if (!options.shard.Contains(t.index)) continue;
     mine.push_back(t.index);
     const std::string dir = JoinPath(out_dir, t.folder);
-    if (!FileExists(JoinPath(dir, kSummaryFile))) {
-      todo.push_back(t.index);
-      continue;
-    }
-    const absl::StatusOr<std::string> text = ReadFile(JoinPath(dir, kSpecFile));
-    if (!text.ok() || *text != ExperimentToText(t.spec)) {
+    const absl::StatusOr<RunSummary> done = ReadCompletedRun(dir, t.spec);
+    if (done.ok()) continue;
+    if (done.status().code() == absl::StatusCode::kFailedPrecondition) {
       mismatched.push_back(absl::StrCat(dir, ": completed, but its spec.pbtxt is not ",
                                         TrialLabel(plan, t), "'s spec"));
+      continue;
     }
+    todo.push_back(t.index);
+    jobs.push_back(RunJob{&t.spec, dir});
   }
   if (!mismatched.empty()) {
     return absl::FailedPreconditionError(
@@ -406,77 +429,38 @@ absl::StatusOr<SweepResult> RunSweep(const SweepPlan& plan, const SweepOptions& 
   SweepResult result;
   result.skipped = static_cast<int>(mine.size() - todo.size());
   result.ran = static_cast<int>(todo.size());
+  std::string label = absl::StrCat("sweep ", plan.spec.name());
+  if (options.shard.count > 1) {
+    absl::StrAppend(&label, " shard ", options.shard.index, "/", options.shard.count);
+  }
+  if (result.skipped > 0) absl::StrAppend(&label, " (", result.skipped, " done before)");
+  Progress progress(label, static_cast<int64_t>(todo.size()), "trial");
+  int failed = 0, diverged = 0;
+  RunnerOptions runner;
+  runner.threads = options.threads;
+  runner.fresh_folders = true;
+  runner.progress = [&](const RunnerProgress& p) {
+    if (p.index >= 0) {
+      const absl::StatusOr<RunSummary>& summary = p.outcome->summary;
+      if (!summary.ok()) ++failed;
+      if (summary.ok() && summary->proto.status() == RunSummaryProto::DIVERGED) ++diverged;
+    }
+    // Progress throttles its own output (a clock read per 64 calls, then its print
+    // interval), so it hears every periodic call, not only the ends of trials.
+    if (options.progress) {
+      progress.Update(p.ended, absl::StrCat(failed, " failed, ", diverged, " diverged"));
+    }
+  };
+  const std::vector<RunOutcome> outcomes = RunAll(jobs, runner);
+  if (options.progress && !todo.empty()) {
+    progress.Finish(absl::StrCat(failed, " failed, ", diverged, " diverged"));
+  }
   std::vector<int> failed_now;
-  if (!todo.empty()) {
-    int threads = options.threads > 0 ? options.threads
-                                      : static_cast<int>(std::thread::hardware_concurrency());
-    threads = std::clamp(threads, 1, static_cast<int>(todo.size()));
-    std::mutex mu;
-    std::condition_variable cv;
-    int done = 0, failed = 0, diverged = 0;
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t j; (j = next.fetch_add(1)) < todo.size();) {
-        const SweepTrial& t = plan.trials[static_cast<size_t>(todo[j])];
-        const std::string dir = JoinPath(out_dir, t.folder);
-        absl::Status status = ClearTrialFolder(dir);
-        std::string run_status;
-        if (status.ok()) {
-          RunOptions run_options;
-          run_options.out_dir = dir;
-          run_options.progress = false;
-          run_options.fit_threads = threads > 1 ? 1 : 0;  // trials already fill the cores
-          absl::StatusOr<RunSummary> summary = RunExperiment(t.spec, run_options);
-          if (summary.ok()) {
-            run_status = summary->status;
-          } else {
-            status = summary.status();
-          }
-        }
-        if (!status.ok() && IsDirectory(dir)) {
-          // Best effort: the index also learns of this failure from failed_now.
-          (void)WriteFileAtomically(JoinPath(dir, kErrorFile),
-                                    absl::StrCat(status.message(), "\n"));
-        }
-        std::lock_guard<std::mutex> lock(mu);
-        ++done;
-        if (!status.ok()) {
-          ++failed;
-          failed_now.push_back(t.index);
-          result.failures.push_back(absl::StrCat(t.folder, ": ", status.message()));
-        } else if (run_status == "diverged") {
-          ++diverged;
-        }
-        cv.notify_all();
-      }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(static_cast<size_t>(threads));
-    for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
-
-    const int64_t total = static_cast<int64_t>(todo.size());
-    std::string label = absl::StrCat("sweep ", plan.spec.name());
-    if (options.shard.count > 1) {
-      absl::StrAppend(&label, " shard ", options.shard.index, "/", options.shard.count);
-    }
-    if (result.skipped > 0) absl::StrAppend(&label, " (", result.skipped, " done before)");
-    Progress progress(label, total, "trial");
-    std::string extra;
-    for (int64_t finished = 0; finished < total;) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait_for(lock, std::chrono::milliseconds(10));
-        finished = done;
-        extra = absl::StrCat(failed, " failed, ", diverged, " diverged");
-      }
-      // Progress throttles its own output (one clock read per 64 calls, then its print
-      // interval), so it is polled often rather than only when a trial ends.
-      if (options.progress) progress.Update(finished, extra);
-    }
-    for (std::thread& thread : pool) thread.join();
-    if (options.progress) progress.Finish(extra);
-    std::sort(failed_now.begin(), failed_now.end());
-    std::sort(result.failures.begin(), result.failures.end());
+  for (size_t j = 0; j < todo.size(); ++j) {
+    if (outcomes[j].summary.ok()) continue;
+    failed_now.push_back(todo[j]);
+    result.failures.push_back(absl::StrCat(plan.trials[static_cast<size_t>(todo[j])].folder, ": ",
+                                           outcomes[j].summary.status().message()));
   }
 
   ASSIGN_OR_RETURN(const std::string csv, SweepIndexCsv(plan, out_dir, mine, &result, failed_now));
@@ -523,12 +507,12 @@ absl::StatusOr<SweepResult> MergeSweep(const std::string& out_dir,
   for (const SweepTrial& t : plan.trials) {
     all.push_back(t.index);
     const std::string target = JoinPath(out_dir, t.folder);
-    if (FileExists(JoinPath(target, kSummaryFile))) continue;
+    if (ReadCompletedRun(target, t.spec).ok()) continue;
     bool copied = false, failed = false;
     for (const std::string& source : sources) {
       const std::string from = JoinPath(source, t.folder);
-      if (FileExists(JoinPath(from, kSummaryFile))) {
-        RETURN_IF_ERROR(CopyTrialFolder(from, target));
+      if (ReadCompletedRun(from, t.spec).ok()) {
+        RETURN_IF_ERROR(CopyRunFolder(from, target));
         copied = true;
         break;
       }

@@ -17,18 +17,19 @@
 //
 // Sweep folder (`out_dir`):
 //   sweep.pbtxt          the sweep spec with overrides applied; a rerun must match it
-//   <folder>/            one run folder per trial (experiments/run.h); done when its
-//                        summary.json exists; error.txt holds the message of a failed attempt
+//   <folder>/            one run folder per trial (experiments/run.h); done when it holds a
+//                        completed run of the trial's spec (ReadCompletedRun); error.txt holds
+//                        the message of a failed attempt
 //   index.csv            one row per trial (unsharded sweep, or `replearn merge`)
 //   index.shard_<i>_of_<N>.csv   the rows of shard i (a sharded sweep)
 // index.csv columns: trial, folder, one column per axis named by its path (the value as
-// written in the spec), seed, status, steps, final_loss, eta_h, eta_y, normalised_loss,
-// r2_h, r2_y, r2_w, h_final, h_final_predicted. Figures are copied verbatim from each
-// trial's summary.json (empty when absent: no fit, or not finite). status is the summary's
-// (finished, converged, diverged); "failed" when the last attempt returned an error;
-// "pending" when the trial has not completed. Rows are in trial order and hold nothing
-// that depends on timing, so the index after a resume or a merge of shards is
-// byte-identical to an uninterrupted run's.
+// written in the spec), seed, then the RunSummaryProto fields marked with an index_column
+// (proto/summary.proto): status, steps, final_loss, eta_h, eta_y, normalised_loss, r2_h, r2_y,
+// r2_w, h_final, h_final_predicted. Their values are the trial's summary.json values (empty
+// when absent: no fit, or not finite). status is the summary's (finished, converged,
+// diverged); "failed" when the last attempt returned an error; "pending" when the trial has
+// not completed. Rows are in trial order and hold nothing that depends on timing, so the
+// index after a resume or a merge of shards is byte-identical to an uninterrupted run's.
 #ifndef REPLEARN_EXPERIMENTS_SWEEP_H_
 #define REPLEARN_EXPERIMENTS_SWEEP_H_
 
@@ -39,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "experiments/run.h"
 #include "proto/experiment.pb.h"
 
 namespace replearn {
@@ -89,6 +91,10 @@ struct Shard {
 // Parses "i/N" with N >= 1 and 0 <= i < N.
 absl::StatusOr<Shard> ParseShard(absl::string_view text);
 
+// Shard as an absl flag type (ParseShard): ABSL_FLAG(replearn::Shard, shard, {}, "...").
+bool AbslParseFlag(absl::string_view text, Shard* shard, std::string* error);
+std::string AbslUnparseFlag(const Shard& shard);
+
 struct SweepOptions {
   std::string out_dir;  // required
   int threads = 0;      // trials run at once; 0 = all cores
@@ -104,19 +110,22 @@ struct SweepResult {
   int finished = 0, converged = 0, diverged = 0, failed = 0, pending = 0;
   std::vector<std::string> failures;  // "<folder>: <message>", this run's failed attempts
   std::string index_path;
+
+  // Counts one trial of this status.
+  void Count(RunStatus status);
 };
 
 // Runs the plan's trials of options.shard under options.out_dir. Before any trial runs it
 // checks that out_dir does not hold a different sweep (its sweep.pbtxt must match) and that
-// every already-done trial folder holds this trial's spec.pbtxt. Done trials are skipped;
-// others run on `threads` threads, each from an emptied folder (files of an interrupted or
-// failed attempt are removed first). A trial that fails gets error.txt and the sweep goes
-// on. Finally writes index.csv (unsharded) or index.shard_<i>_of_<N>.csv atomically. Call
-// ValidateSweep first. Errors only for bad input or when the sweep folder cannot be written.
+// no trial folder holds a completed run of another spec. Done trials are skipped; the others
+// run with RunAll (experiments/run.h) on `threads` threads, each from an emptied folder
+// (fresh_folders). A trial that fails gets error.txt and the sweep goes on. Finally writes
+// index.csv (unsharded) or index.shard_<i>_of_<N>.csv atomically. Call ValidateSweep first.
+// Errors only for bad input or when the sweep folder cannot be written.
 absl::StatusOr<SweepResult> RunSweep(const SweepPlan& plan, const SweepOptions& options);
 
 // The index.csv text for `trial_indices` of the plan, from the trial folders under out_dir.
-// A trial in `failed_now` that has no summary.json is "failed" even without error.txt.
+// A trial in `failed_now` that is not done is "failed" even without error.txt.
 // `counts`, when given, receives total and the per-status counts (other fields unchanged).
 absl::StatusOr<std::string> SweepIndexCsv(const SweepPlan& plan, const std::string& out_dir,
                                           const std::vector<int>& trial_indices,
@@ -125,7 +134,7 @@ absl::StatusOr<std::string> SweepIndexCsv(const SweepPlan& plan, const std::stri
 
 // Builds out_dir/index.csv over every trial of a sweep. Trial folders are taken from out_dir
 // and then from each of `sources` (folders of shards run with different --out); a completed
-// trial found only in a source is copied into out_dir (summary.json last), so out_dir ends up
+// trial found only in a source is copied into out_dir (CopyRunFolder), so out_dir ends up
 // as the unsharded sweep's folder. Every sweep.pbtxt found must be identical; with no
 // sources, out_dir's own sweep.pbtxt is required.
 absl::StatusOr<SweepResult> MergeSweep(const std::string& out_dir,

@@ -61,6 +61,28 @@ fi
 [ "$(sed -n 7p "$tmp/ref/index.csv" | cut -d, -f1-4)" = "t0005,t0005_gain=1.0_learning_rate=0.02_s1,1.0,0.02" ] ||
   fail "row order: $(sed -n 7p "$tmp/ref/index.csv")"
 
+# Trial folders whose summary.json the previous writer wrote (two-space indent, null for NaN
+# and for a missing diverged_step, the seed as a number) are complete for resume and merge.
+cp -r "$tmp/ref" "$tmp/v0"
+rm "$tmp/v0/index.csv"
+python3 - "$tmp"/v0/t*/summary.json <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    d = json.load(open(path))
+    d["seed"] = int(d["seed"])
+    d.setdefault("diverged_step", None)
+    json.dump(d, open(path, "w"), indent=2)
+PY
+grep -q '"diverged_step": null' "$tmp/v0/t0000_gain=0.8_learning_rate=0.02_s0/summary.json" ||
+  fail "v0 summaries not rewritten"
+if "$bin" merge --out="$tmp/v0" > "$tmp/v0.out" && cmp -s "$tmp/ref/index.csv" "$tmp/v0/index.csv" &&
+    sweep --out="$tmp/v0" > "$tmp/v0_sweep.out" && grep -q "$n done before, 0 run now" "$tmp/v0_sweep.out" &&
+    cmp -s "$tmp/ref/index.csv" "$tmp/v0/index.csv"; then
+  echo "ok   summaries of the previous format resume and merge"
+else
+  fail "previous-format summaries"; cat "$tmp/v0.out" "$tmp/v0_sweep.out"; diff "$tmp/ref/index.csv" "$tmp/v0/index.csv"
+fi
+
 # Kill -9 part way, then resume.
 "$bin" sweep --spec="$spec" "${sets[@]}" --quiet --out="$tmp/killed" --threads=1 > /dev/null 2>&1 &
 pid=$!

@@ -1,10 +1,12 @@
 #include "experiments/sweep.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,7 @@
 #include "experiments/run.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/summary.pb.h"
 
 namespace replearn {
 namespace {
@@ -353,6 +356,14 @@ TEST(RunSweep, ResumeRunsOnlyUnfinishedTrialsAndRebuildsTheSameIndex) {
   EXPECT_EQ(again.ran, 0);
   EXPECT_EQ(Read(JoinPath(out, "index.csv")), index);
 
+  // A summary.json that does not parse means the trial did not complete: it runs again.
+  const std::string dir2 = JoinPath(out, plan.trials[2].folder);
+  ASSERT_TRUE(WriteFileAtomically(JoinPath(dir2, "summary.json"), "{\"status\": ").ok());
+  const SweepResult repaired = RunTrials(plan, out);
+  EXPECT_EQ(repaired.ran, 1);
+  EXPECT_EQ(repaired.finished, 4);
+  EXPECT_EQ(Read(JoinPath(out, "index.csv")), index);
+
   // A different sweep into the same folder is refused before anything runs.
   SweepOptions options;
   options.out_dir = out;
@@ -404,6 +415,30 @@ TEST(RunSweep, RecordsDivergedAndFailedTrialsAndGoesOn) {
   EXPECT_EQ(retry.failed, 0);
   EXPECT_EQ(retry.diverged, 1);
   EXPECT_EQ(retry.finished, 2);
+}
+
+TEST(SweepIndex, ColumnsAreTheSummaryFieldsMarkedWithIndexColumn) {
+  std::vector<std::pair<int, std::string>> marked;
+  const auto* descriptor = RunSummaryProto::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const auto& options = descriptor->field(i)->options();
+    if (options.HasExtension(index_column)) {
+      marked.emplace_back(options.GetExtension(index_column), descriptor->field(i)->name());
+    }
+  }
+  std::sort(marked.begin(), marked.end());
+  std::vector<std::string> names;
+  for (size_t k = 0; k < marked.size(); ++k) {
+    EXPECT_EQ(marked[k].first, static_cast<int>(k) + 1) << marked[k].second;
+    names.push_back(marked[k].second);
+  }
+  const SweepPlan plan = Expand(kGainSeeds);
+  auto csv = SweepIndexCsv(plan, TempDir("empty_index"), {0, 1}, nullptr);
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  auto index = ParseCsv(*csv, "index.csv");
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ(std::vector<std::string>(index->header.begin() + 4, index->header.end()), names);
+  EXPECT_EQ(index->rows[0][4], "pending");
 }
 
 TEST(MergeSweep, ShardsInSeparateFoldersGiveTheUnshardedIndex) {

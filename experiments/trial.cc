@@ -437,7 +437,7 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
     }
     if (step == last_step && minibatch) {
       result.steps = step;
-      result.status = "finished";
+      result.status = RunSummaryProto::FINISHED;
       break;
     }
     const float* x = data.x.data();
@@ -465,16 +465,16 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
     result.final_loss = loss;
     result.steps = step;
     if (!std::isfinite(loss)) {
-      result.status = "diverged";
+      result.status = RunSummaryProto::DIVERGED;
       result.diverged_step = step;
       break;
     }
     if (t.stop_loss() > 0 && loss < t.stop_loss()) {
-      result.status = "converged";
+      result.status = RunSummaryProto::CONVERGED;
       break;
     }
     if (step == last_step) {
-      result.status = "finished";
+      result.status = RunSummaryProto::FINISHED;
       break;
     }
     RETURN_IF_ERROR(net.Backward(d_output.data(), *optimizer));
@@ -485,7 +485,7 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
                                           : absl::StrFormat("loss %.3e", loss));
     }
   }
-  if (result.status != "diverged" && (minibatch || net.has_train_only_behaviour())) {
+  if (result.status != RunSummaryProto::DIVERGED && (minibatch || net.has_train_only_behaviour())) {
     // Report the network itself on the whole training set, not one minibatch or one draw
     // of its dropout masks.
     ASSIGN_OR_RETURN(const EvalResult e, Evaluate(net, data.x, data.y, data.labels, batch));
@@ -495,7 +495,8 @@ absl::StatusOr<TrainResult> Train(Trial& trial, const TrainOptions& options) {
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.progress) {
-    progress.Finish(absl::StrFormat("%s after %d steps, loss %.3e", result.status, result.steps,
+    progress.Finish(absl::StrFormat("%s after %d steps, loss %.3e",
+                                    RunSummaryProto::Status_Name(result.status), result.steps,
                                     result.final_loss));
   }
   return result;

@@ -15,6 +15,7 @@
 #include "metrics/curve_log.h"
 #include "metrics/probe.h"
 #include "proto/experiment.pb.h"
+#include "proto/summary.pb.h"
 
 namespace replearn {
 
@@ -43,9 +44,9 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  // "finished": all training.steps updates applied; "converged": stopped early because
-  // the loss fell below training.stop_loss; "diverged": the loss or output became NaN/Inf.
-  std::string status;
+  // FINISHED: all training.steps updates applied; CONVERGED: stopped early because the loss
+  // fell below training.stop_loss; DIVERGED: the loss or output became NaN/Inf.
+  RunSummaryProto::Status status = RunSummaryProto::STATUS_UNSPECIFIED;
   int64_t steps = 0;  // updates applied
   // Training loss at the last measurement (before no update); for networks whose training
   // forward differs (dropout), the loss of an eval-mode forward at that point instead.

@@ -113,7 +113,7 @@ TEST(Train, AdamTrainsAndItsHyperparametersAreValidatedBeforeTraining) {
   spec.mutable_training()->set_optimizer(ADAM);
   spec.mutable_training()->set_learning_rate(1e-3);
   const TrainResult adam = TrainOrDie(spec);
-  EXPECT_EQ(adam.status, "finished");
+  EXPECT_EQ(adam.status, RunSummaryProto::FINISHED);
   // Adam's first update moves every parameter by ~lr against its gradient's sign, so the
   // run differs from SGD at the same rate and the loss falls far below its start.
   Experiment sgd_spec = spec;
@@ -156,7 +156,7 @@ TEST(Train, SameSeedIsBitIdenticalOtherSeedDiffers) {
 
 TEST(Train, RecordsEveryLayerEveryStepAndLearns) {
   const TrainResult r = TrainOrDie(SmallSpec(200));
-  EXPECT_EQ(r.status, "finished");
+  EXPECT_EQ(r.status, RunSummaryProto::FINISHED);
   EXPECT_EQ(r.steps, 200);
   // 201 measurements x (4 layers of h + y, w, ybar, loss).
   EXPECT_EQ(r.curves.rows().size(), 201u * 8);
@@ -183,7 +183,7 @@ TEST(Train, StopsAtStopLossAsConverged) {
   Experiment spec = SmallSpec(5000);
   spec.mutable_training()->set_stop_loss(1e-3);
   const TrainResult r = TrainOrDie(spec);
-  EXPECT_EQ(r.status, "converged");
+  EXPECT_EQ(r.status, RunSummaryProto::CONVERGED);
   EXPECT_LT(r.steps, 5000);
   EXPECT_LT(r.final_loss, 1e-3);
   EXPECT_EQ(r.curves.Last("loss"), r.final_loss);
@@ -194,7 +194,7 @@ TEST(Train, NonFiniteLossEndsTheRunAsDiverged) {
   spec.mutable_training()->set_learning_rate(50);
   spec.mutable_architecture()->mutable_mlp()->set_gain(3);
   const TrainResult r = TrainOrDie(spec);
-  EXPECT_EQ(r.status, "diverged");
+  EXPECT_EQ(r.status, RunSummaryProto::DIVERGED);
   EXPECT_GE(r.diverged_step, 1);
   EXPECT_EQ(r.steps, r.diverged_step);
   EXPECT_FALSE(std::isfinite(r.final_loss));
@@ -207,14 +207,14 @@ TEST(RunExperiment, DefaultSpecSmokeWritesAllFilesReproducibly) {
   const std::string dir = JoinPath(std::getenv("TEST_TMPDIR"), "smoke");
   const auto s = RunExperiment(*spec, RunOptions{dir, false});
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(s->status, "finished");
+  EXPECT_EQ(s->proto.status(), RunSummaryProto::FINISHED);
   EXPECT_EQ(s->tracked_layer, 10);
   const std::string curves = *ReadFile(JoinPath(dir, "curves.csv"));
   EXPECT_EQ(curves.rfind("step,layer,quantity,value\n", 0), 0u);
   EXPECT_EQ(std::count(curves.begin(), curves.end(), '\n'), 1 + 6 * (20 + 4));
   const std::string summary = *ReadFile(JoinPath(dir, "summary.json"));
   EXPECT_THAT(summary, HasSubstr("\"status\": \"finished\""));
-  EXPECT_THAT(summary, HasSubstr("\"seed\": 1"));
+  EXPECT_THAT(summary, HasSubstr("\"seed\": \"1\""));
   // The theory fit ran on every recorded layer.
   const std::string fit = *ReadFile(JoinPath(dir, "fit.csv"));
   EXPECT_EQ(fit.rfind("layer,eta_h,eta_y,eta_ybar,sse,normalised_loss,r2_h,r2_y,r2_w,"
@@ -291,7 +291,7 @@ TEST(TrainMinibatch, UnshuffledEpochsAreTheBatchesInOrderAsPlainSgdSteps) {
   }
   const auto result = Train(trial, TrainOptions{.progress = false});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->status, "finished");
+  EXPECT_EQ(result->status, RunSummaryProto::FINISHED);
   EXPECT_EQ(result->steps, 12);  // 4 epochs of ceil(10 / 4) = 3 updates
   EXPECT_EQ(TrainingSteps(trial.spec.training(), 10), 12);
   const auto a = trial.net->parameters(), b = twin.net->parameters();

@@ -1,18 +1,17 @@
 #include "theory/fit.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ceres/ceres.h"
+#include "core/thread_pool.h"
 
 namespace replearn {
 namespace {
@@ -589,18 +588,8 @@ std::vector<absl::StatusOr<FitResult>> FitLayers(absl::Span<const Curves> layers
                                                  const FitOptions& options, int num_threads) {
   std::vector<absl::StatusOr<FitResult>> results(layers.size(),
                                                  absl::UnknownError("layer was not fitted"));
-  if (num_threads <= 0) num_threads = static_cast<int>(std::thread::hardware_concurrency());
-  num_threads = std::max(1, std::min<int>(num_threads, static_cast<int>(layers.size())));
-  std::atomic<size_t> next{0};
-  auto worker = [&]() {
-    for (size_t i = next++; i < layers.size(); i = next++) {
-      results[i] = Fit(layers[i], options);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int k = 1; k < num_threads; ++k) pool.emplace_back(worker);
-  worker();
-  for (std::thread& th : pool) th.join();
+  ParallelFor(static_cast<int>(layers.size()), num_threads,
+              [&](int i) { results[i] = Fit(layers[i], options); });
   return results;
 }
 

@@ -117,7 +117,7 @@ struct FitResult {
 // integrated. Deterministic: the same input gives bit-identical output.
 absl::StatusOr<FitResult> Fit(const Curves& curves, const FitOptions& options = FitOptions());
 
-// Fits every layer with a pool of `num_threads` std::threads (<= 0: hardware concurrency).
+// Fits every layer on `num_threads` threads (<= 0: one per core; ParallelFor, core/thread_pool.h).
 // Result i belongs to layers[i] and does not depend on the number of threads.
 std::vector<absl::StatusOr<FitResult>> FitLayers(absl::Span<const Curves> layers,
                                                  const FitOptions& options, int num_threads);
