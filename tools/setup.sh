@@ -15,6 +15,7 @@ packages=(
   # C++ libraries (used as new_local_repository over /usr)
   libdnnl-dev libeigen3-dev libabsl-dev libprotobuf-dev
   libgtest-dev libgmock-dev libbenchmark-dev libceres-dev libgoogle-glog-dev libgflags-dev libboost-dev zlib1g-dev
+  nlohmann-json3-dev
   # figures
   gnuplot-nox
   # PyTorch side of benchmarks/compare.sh and the numpy interop tests
