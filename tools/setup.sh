@@ -15,6 +15,7 @@ packages=(
   # C++ libraries (used as new_local_repository over /usr)
   libdnnl-dev libeigen3-dev libabsl-dev libprotobuf-dev
   libgtest-dev libgmock-dev libbenchmark-dev libceres-dev libgoogle-glog-dev libgflags-dev libboost-dev zlib1g-dev
+  nlohmann-json3-dev
   # format check (.ci/run)
   clang-format
   # figures

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -15,6 +16,9 @@
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "experiments/figures.h"
+#include "experiments/flags_util.h"
+#include "experiments/json_util.h"
+#include "experiments/run.h"
 #include "experiments/trial.h"
 #include "metrics/distance_matrix.h"
 #include "metrics/probe_set.h"
@@ -53,6 +57,8 @@ struct Measured {
   double final_loss = NAN;
   std::vector<Collapse> collapse;
   double headline = NAN, headline_initial = NAN;
+  // MDS of the reported layer at step 0 and at the end: per step, rows x1, x2, context, target.
+  std::map<int64_t, std::vector<std::vector<double>>> mds;
 };
 
 absl::StatusOr<Prepared> Prepare(const Setting& setting, const StructureOptions& options,
@@ -162,9 +168,9 @@ absl::StatusOr<Measured> Measure(const Prepared& p, const RunSummary& s, const s
   return m;
 }
 
-// context_mds.csv rows of one run (reported layer, step 0 and the last step).
-absl::Status AppendMds(const Prepared& p, const Measured& m, const std::string& dir,
-                       CsvWriter& csv) {
+// context_mds.csv rows of one run (reported layer, step 0 and the last step), also kept in
+// m.mds for the figure.
+absl::Status AppendMds(const Prepared& p, Measured& m, const std::string& dir, CsvWriter& csv) {
   for (int64_t step : {int64_t{0}, m.steps}) {
     ASSIGN_OR_RETURN(
         const CsvTable table,
@@ -175,11 +181,17 @@ absl::Status AppendMds(const Prepared& p, const Measured& m, const std::string& 
       return absl::InvalidArgumentError(
           absl::StrCat(dir, ": mds csv lacks position, target, x1 or x2"));
     }
+    const auto number = [](const std::string& text) {
+      double v = NAN;
+      return absl::SimpleAtod(text, &v) ? v : NAN;
+    };
     for (const auto& row : table.rows) {
       const int k = std::stoi(row[c_pos]);
       csv.AddRow({p.name, absl::StrCat(step), row[c_pos], absl::StrCat(p.indices[k]),
                   absl::StrCat(p.context[k] + 1), absl::StrCat(p.x_centre[k]),
                   absl::StrCat(p.y_centre[k]), row[c_target], row[c_x1], row[c_x2]});
+      m.mds[step].push_back({number(row[c_x1]), number(row[c_x2]),
+                             static_cast<double>(p.context[k] + 1), number(row[c_target])});
     }
   }
   return absl::OkStatus();
@@ -187,55 +199,50 @@ absl::Status AppendMds(const Prepared& p, const Measured& m, const std::string& 
 
 absl::Status RenderMdsFigure(const std::vector<Prepared>& prepared,
                              const std::vector<Measured>& measured, const std::string& out) {
-  const std::string data = JoinPath(out, "context_mds.csv");
   int rows = 0;
   for (size_t k = 0; k < prepared.size(); ++k) rows += measured[k].ok && prepared[k].mds_layer >= 0;
   if (rows == 0) return absl::OkStatus();
-  std::vector<std::string> outputs;
-  std::string script = "set datafile separator ','\n";
-  for (const char* ext : {"png", "svg"}) {
-    const std::string file = JoinPath(out, absl::StrCat("context_mds.", ext));
-    outputs.push_back(file);
+  Figure figure;
+  figure.stem = JoinPath(out, "context_mds");
+  figure.width = 1200;
+  figure.height = 360 * rows + 50;
+  figure.font_size = 9;
+  figure.script = absl::StrCat(
+      absl::StrFormat("set multiplot layout %d,3 title 'Context task: classical MDS of hidden "
+                      "layer %d (200 examples)'\n",
+                      rows, prepared[0].mds_layer),
+      "set palette rgb 33,13,10\nset cblabel 'target'\nset grid\n"
+      "set format x '%.2g'\nset xtics rotate by 45 right\nset format y '%.2g'\n"
+      "set xlabel 'MDS 1'\nset ylabel 'MDS 2'\n");
+  for (size_t k = 0; k < prepared.size(); ++k) {
+    const Prepared& p = prepared[k];
+    const Measured& m = measured[k];
+    if (!m.ok || p.mds_layer < 0) continue;
+    const auto rows_at = [&m](int64_t step) {
+      const auto it = m.mds.find(step);
+      return it == m.mds.end() ? std::vector<std::vector<double>>() : it->second;
+    };
+    figure.data.push_back({absl::StrCat("initial", k), rows_at(0)});
+    figure.data.push_back({absl::StrCat("final", k), rows_at(m.steps)});
+    const std::string initial = absl::StrCat("$initial", k), final = absl::StrCat("$final", k);
+    // Columns: 1 x1, 2 x2, 3 context (1 or 2), 4 target.
     absl::StrAppend(
-        &script,
-        std::string(ext) == "png"
-            ? absl::StrFormat("set terminal pngcairo noenhanced size 1200,%d font ',9'\n",
-                              360 * rows + 50)
-            : absl::StrFormat("set terminal svg noenhanced size 1200,%d font 'sans,9'\n",
-                              360 * rows + 50),
-        "set output '", file, ".tmp'\n",
-        absl::StrFormat("set multiplot layout %d,3 title 'Context task: classical MDS of hidden "
-                        "layer %d (200 examples)'\n",
-                        rows, prepared[0].mds_layer),
-        "set palette rgb 33,13,10\nset cblabel 'target'\nset grid\n"
-        "set format x '%.2g'\nset xtics rotate by 45 right\nset format y '%.2g'\nset xlabel 'MDS "
-        "1'\nset ylabel 'MDS 2'\n");
-    for (size_t k = 0; k < prepared.size(); ++k) {
-      const Prepared& p = prepared[k];
-      const Measured& m = measured[k];
-      if (!m.ok || p.mds_layer < 0) continue;
-      auto rows_of = [&](int64_t step) {
-        return absl::StrCat("'< awk -F, ''$1 == \"", p.name, "\" && $2 == \"", step, "\"'' \"",
-                            data, "\"'");
-      };
-      absl::StrAppend(
-          &script, "set key top right\nunset colorbox\n",
-          absl::StrFormat("set title '%s (%s), step %d: by context'\n", p.name, p.regime, m.steps),
-          "plot ", rows_of(m.steps),
-          " using 9:(($5 == 1) ? $10 : 1/0) with points pt 6 ps 1.2 lc rgb '#1f77b4' title "
-          "'context 1 (target x)', ",
-          rows_of(m.steps),
-          " using 9:(($5 == 2) ? $10 : 1/0) with points pt 7 ps 0.5 lc rgb '#d62728' title "
-          "'context 2 (target y)'\n",
-          "unset key\nset colorbox\n",
-          absl::StrFormat("set title '%s, step %d: by target'\n", p.name, m.steps), "plot ",
-          rows_of(m.steps), " using 9:10:8 with points pt 7 ps 0.5 palette\n",
-          absl::StrFormat("set title '%s, step 0: by target'\n", p.name), "plot ", rows_of(0),
-          " using 9:10:8 with points pt 7 ps 0.5 palette\n");
-    }
-    absl::StrAppend(&script, "unset multiplot\nset output\n");
+        &figure.script, "set key top right\nunset colorbox\nset title ",
+        GnuplotString(absl::StrFormat("%s (%s), step %d: by context", p.name, p.regime, m.steps)),
+        "\nplot ", final,
+        " using 1:(($3 == 1) ? $2 : 1/0) with points pt 6 ps 1.2 lc rgb '#1f77b4' title "
+        "'context 1 (target x)', ",
+        final,
+        " using 1:(($3 == 2) ? $2 : 1/0) with points pt 7 ps 0.5 lc rgb '#d62728' title "
+        "'context 2 (target y)'\n",
+        "unset key\nset colorbox\nset title ",
+        GnuplotString(absl::StrFormat("%s, step %d: by target", p.name, m.steps)), "\nplot ", final,
+        " using 1:2:4 with points pt 7 ps 0.5 palette\nset title ",
+        GnuplotString(absl::StrFormat("%s, step 0: by target", p.name)), "\nplot ", initial,
+        " using 1:2:4 with points pt 7 ps 0.5 palette\n");
   }
-  return RunGnuplot(script, outputs);
+  figure.script += "unset multiplot\n";
+  return RenderFigure(figure);
 }
 
 }  // namespace
@@ -263,7 +270,8 @@ double IrrelevantOverRelevant(const Eigen::MatrixXd& d, const std::vector<int>& 
 
 absl::StatusOr<StructureResult> RunContext(const StructureOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string specs_dir = options.specs.empty() ? "experiments/paper/specs/context" : options.specs;
+  const std::string specs_dir =
+      options.specs.empty() ? "experiments/paper/specs/context" : options.specs;
   std::vector<Prepared> prepared;
   std::vector<std::string> problems;
   for (const Setting& setting : kSettings) {
@@ -323,34 +331,37 @@ absl::StatusOr<StructureResult> RunContext(const StructureOptions& options) {
   }
 
   StructureResult result;
-  JsonObject summary;
-  summary.String("experiment", "context").Bool("smoke", options.smoke);
-  summary.Integer("layer", prepared[0].layer);
-  JsonObject gains;
+  Json summary;
+  summary["experiment"] = "context";
+  summary["smoke"] = options.smoke;
+  summary["layer"] = prepared[0].layer;
+  Json gains = Json::object();
   for (size_t k = 0; k < prepared.size(); ++k) {
     const Measured& m = measured[k];
-    JsonObject o;
-    o.String("regime", prepared[k].regime)
-        .Number("gain", prepared[k].spec.architecture().mlp().gain())
-        .Number("learning_rate", prepared[k].spec.training().learning_rate());
+    Json& o = gains[prepared[k].name];
+    o["regime"] = prepared[k].regime;
+    o["gain"] = JsonNumber(prepared[k].spec.architecture().mlp().gain());
+    o["learning_rate"] = JsonNumber(prepared[k].spec.training().learning_rate());
     if (!m.ok) {
-      o.String("status", "failed").String("error", m.error);
-    } else {
-      o.String("status", "finished").Integer("steps", m.steps).Number("final_loss", m.final_loss);
-      std::vector<double> layers, initial, final;
-      for (const Collapse& c : m.collapse) {
-        layers.push_back(c.layer);
-        initial.push_back(c.initial[0]);
-        final.push_back(c.final[0]);
-      }
-      o.Numbers("layers", layers)
-          .Numbers("irrelevant_over_relevant_initial", initial)
-          .Numbers("irrelevant_over_relevant_final", final);
+      o["status"] = "failed";
+      o["error"] = m.error;
+      continue;
     }
-    gains.Object(prepared[k].name, o);
+    o["status"] = "finished";
+    o["steps"] = m.steps;
+    o["final_loss"] = JsonNumber(m.final_loss);
+    std::vector<double> layers, initial, final;
+    for (const Collapse& c : m.collapse) {
+      layers.push_back(c.layer);
+      initial.push_back(c.initial[0]);
+      final.push_back(c.final[0]);
+    }
+    o["layers"] = JsonNumbers(layers);
+    o["irrelevant_over_relevant_initial"] = JsonNumbers(initial);
+    o["irrelevant_over_relevant_final"] = JsonNumbers(final);
   }
   auto figure = [&](const std::string& key, double value) {
-    summary.Number(key, value);
+    summary[key] = JsonNumber(value);
     result.key_figures.emplace_back(key, value);
   };
   for (int k = static_cast<int>(prepared.size()) - 1; k >= 0; --k) {  // rich first
@@ -361,8 +372,9 @@ absl::StatusOr<StructureResult> RunContext(const StructureOptions& options) {
   }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.Number("wall_seconds", result.wall_seconds).Object("gains", gains);
-  RETURN_IF_ERROR(WriteFileAtomically(summary_path, summary.ToString() + "\n"));
+  summary["wall_seconds"] = JsonNumber(result.wall_seconds);
+  summary["gains"] = std::move(gains);
+  RETURN_IF_ERROR(WriteJsonFile(summary_path, summary));
   if (!problems.empty()) return absl::InternalError(absl::StrJoin(problems, "\n"));
   return result;
 }

@@ -1,4 +1,4 @@
-// The representation-structure experiments: their statistics on known inputs, and a --smoke
+// The representation-structure experiments: the context collapse on known inputs, and a --smoke
 // run of each (xor, mnist_structure, context) that writes every output with finite key
 // figures.
 #include <cmath>
@@ -10,10 +10,9 @@
 #include "absl/strings/str_join.h"
 #include "core/file_util.h"
 #include "core/run_python.h"
-#include "experiments/paper/context_experiment.h"
 #include "experiments/figures.h"
+#include "experiments/paper/context_experiment.h"
 #include "experiments/paper/mnist_structure_experiment.h"
-#include "experiments/paper/structure_util.h"
 #include "experiments/paper/xor_experiment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,34 +23,6 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string TmpPath(const std::string& name) { return JoinPath(std::getenv("TEST_TMPDIR"), name); }
-
-TEST(StructureUtil, UpperTriangleAndPearson) {
-  Eigen::MatrixXd m(3, 3);
-  m << 0, 1, 2, 1, 0, 3, 2, 3, 0;
-  const Eigen::VectorXd ut = UpperTriangle(m);
-  ASSERT_EQ(ut.size(), 3);
-  EXPECT_EQ(ut(0), 1);
-  EXPECT_EQ(ut(1), 2);
-  EXPECT_EQ(ut(2), 3);
-  Eigen::VectorXd a(4), b(4);
-  a << 1, 2, 3, 4;
-  b << 2, 4, 6, 8;
-  EXPECT_NEAR(Pearson(a, b), 1.0, 1e-15);
-  EXPECT_NEAR(Pearson(a, -b), -1.0, 1e-15);
-  b << 1, -1, -1, 1;  // orthogonal to a - mean(a)
-  EXPECT_NEAR(Pearson(a, b), 0.0, 1e-15);
-  EXPECT_TRUE(std::isnan(Pearson(a, Eigen::VectorXd::Ones(4))));
-}
-
-TEST(StructureUtil, JsonObjectNestsAndWritesNullForNonFinite) {
-  JsonObject inner;
-  inner.Number("x", 0.5).Numbers("v", {1, NAN});
-  JsonObject outer;
-  outer.String("name", "a\"b").Bool("ok", true).Integer("n", 3).Object("inner", inner);
-  EXPECT_EQ(outer.ToString(),
-            "{\n  \"name\": \"a\\\"b\",\n  \"ok\": true,\n  \"n\": 3,\n  \"inner\": {\n"
-            "    \"x\": 0.5,\n    \"v\": [1, null]\n  }\n}");
-}
 
 TEST(Context, IrrelevantOverRelevantOfAKnownGrid) {
   // Points (a r, b s) for relevant r in {0, 1, 2} and irrelevant s in {0, 1}: the within-group
@@ -108,7 +79,8 @@ TEST(XorExperiment, SmokeRunWritesEveryOutput) {
               {"summary.json", "xor_distances.csv", "rich/summary.json",
                "rich/distance_matrix_10_step0.npy", "rich/distance_matrix_10_step40.npy",
                "rich/distance_matrix_10_predicted.npy", "shallow/distance_matrix_0_predicted.csv"});
-  if (GnuplotAvailable()) ExpectFiles(options.out_dir, {"xor.png", "xor.svg", "xor_pairs.png"});
+  if (GnuplotAvailable())
+    ExpectFiles(options.out_dir, {"xor.png", "xor.svg", "xor_pairs.png", "xor_pairs.svg"});
   ExpectFiniteKeys(options.out_dir, {"rich_same_over_different", "lazy_relative_change",
                                      "rich_pearson_r_predicted", "lazy_pearson_r_predicted"});
 }
@@ -128,7 +100,8 @@ TEST(MnistStructureExperiment, SmokeRunWritesEveryOutput) {
   ExpectFiles(options.out_dir, {"summary.json", "init/seed_0.npz", "init/seed_1.npz",
                                 "seed_1/summary.json", "mnist_structure_measured.npy",
                                 "mnist_structure_predicted.csv", "mnist_structure_block.npy"});
-  if (GnuplotAvailable()) ExpectFiles(options.out_dir, {"mnist_structure.png"});
+  if (GnuplotAvailable())
+    ExpectFiles(options.out_dir, {"mnist_structure.png", "mnist_structure.svg"});
   ExpectFiniteKeys(options.out_dir, {"pearson_r_block", "pearson_r_final", "pearson_r_block_input",
                                      "mean_within_class", "mean_between_class"});
 }

@@ -13,6 +13,7 @@
 #include "core/oneof.h"
 #include "core/status_macros.h"
 #include "experiments/figures.h"
+#include "experiments/json_util.h"
 #include "experiments/loader.h"
 #include "experiments/trial.h"
 
@@ -54,72 +55,81 @@ void Shrink(Experiment& spec) {
 
 std::string Number(double v) { return std::isfinite(v) ? absl::StrFormat("%.10g", v) : ""; }
 
+// Every `every`-th row (gnuplot's `every`), values divided by `scale`.
+std::vector<std::vector<double>> Decimated(const std::vector<std::vector<double>>& rows, int every,
+                                           double scale) {
+  std::vector<std::vector<double>> out;
+  for (size_t i = 0; i < rows.size(); i += every) out.push_back({rows[i][0], rows[i][1] / scale});
+  return out;
+}
+
+// The largest value of (step, value) rows; 1 when none is positive.
+double Scale(const std::vector<std::vector<double>>& rows) {
+  double max = 0;
+  for (const std::vector<double>& row : rows) {
+    if (std::isfinite(row[1])) max = std::max(max, row[1]);
+  }
+  return max > 0 ? max : 1;
+}
+
 absl::Status RenderSuiteFigure(const std::vector<SuiteRow>& rows,
                                const std::vector<RunSummary>& summaries,
                                const std::string& out_dir) {
   const int n = static_cast<int>(rows.size());
   const int cols = std::min(n, 5);
   const int grid_rows = (n + cols - 1) / cols;
-  std::vector<std::string> outputs;
-  std::string script = "set datafile separator ','\n";
-  for (const char* ext : {"png", "svg"}) {
-    const std::string out = JoinPath(out_dir, absl::StrCat("universality.", ext));
-    outputs.push_back(out);
-    const int width = 330 * cols, height = 260 * grid_rows + 60;
-    absl::StrAppend(
-        &script,
-        std::string(ext) == "png"
-            ? absl::StrFormat("set terminal pngcairo noenhanced size %d,%d font ',8'\n", width,
-                              height)
-            : absl::StrFormat("set terminal svg noenhanced size %d,%d font 'sans,8'\n", width,
-                              height),
-        "set output ", GnuplotQuote(out + ".tmp"), "\n",
-        absl::StrFormat("set multiplot layout %d,%d title 'Universality: h (blue), y (green), w "
-                        "(orange) over their measured maximum; measured solid, fitted theory "
-                        "dashed'\n",
-                        grid_rows, cols),
-        "set grid\nunset key\nset xtics font ',7'\nset ytics 0.5\n");
-    for (int r = 0; r < n; ++r) {
-      const RunSummary& s = summaries[r];
-      const std::string curves = JoinPath(s.out_dir, "curves.csv");
-      const std::string theory = JoinPath(s.out_dir, "theory_curves.csv");
-      const std::string layer = absl::StrCat(s.tracked_layer);
-      const bool fitted = s.fitted && FileExists(theory);
-      absl::StrAppend(
-          &script, "set title ",
-          GnuplotQuote(absl::StrCat(
-              rows[r].name,
-              fitted ? absl::StrFormat("  (fit loss %.3g)", s.normalised_loss) : "  (not fitted)")),
-          "\n");
-      // Each quantity's scale: its largest measured value (1 when it is never positive).
-      const std::pair<const char*, std::string> quantities[] = {{"h", layer}, {"y", ""}, {"w", ""}};
-      for (const auto& [q, l] : quantities) {
-        absl::StrAppend(&script, "stats ", GnuplotRows(curves, q, l), " using 4 nooutput\n", "m_",
-                        q, " = (STATS_max > 0 ? STATS_max : 1)\n");
-      }
-      // (stats honours a fixed yrange, so the range is set only for the plot.)
-      // About 600 points per curve are plenty for a 330-pixel panel and keep the SVG small.
-      const int64_t steps = rows[r].spec.training().steps();
-      const std::string every = steps > 1200 ? absl::StrCat(" every ", steps / 600) : std::string();
-      std::string plot = "set yrange [-0.05:1.1]\nplot ";
-      const std::pair<const char*, const char*> colours[] = {
-          {"h", "#1f77b4"}, {"y", "#2ca02c"}, {"w", "#ff7f0e"}};
-      bool first = true;
-      for (const auto& [q, colour] : colours) {
-        const std::string l = std::string(q) == "h" ? layer : "";
-        absl::StrAppend(&plot, first ? "" : ", ", GnuplotRows(curves, q, l), every,
-                        " using 1:($4/m_", q, ") with lines lw 1.5 lc rgb '", colour, "'");
-        if (fitted) {
-          absl::StrAppend(&plot, ", ", GnuplotRows(theory, q, l), every, " using 1:($4/m_", q,
-                          ") with lines lw 1.5 dt 2 lc rgb '", colour, "'");
-        }
-        first = false;
-      }
-      absl::StrAppend(&script, plot, "\nset autoscale y\n");
+  Figure figure;
+  figure.stem = JoinPath(out_dir, "universality");
+  figure.width = 330 * cols;
+  figure.height = 260 * grid_rows + 60;
+  figure.font_size = 8;
+  figure.script = absl::StrCat(
+      absl::StrFormat("set multiplot layout %d,%d title 'Universality: h (blue), y (green), w "
+                      "(orange) over their measured maximum; measured solid, fitted theory "
+                      "dashed'\n",
+                      grid_rows, cols),
+      "set grid\nunset key\nset xtics font ',7'\nset ytics 0.5\nset yrange [-0.05:1.1]\n");
+  for (int r = 0; r < n; ++r) {
+    const RunSummary& s = summaries[r];
+    const std::string theory_path = JoinPath(s.out_dir, "theory_curves.csv");
+    const std::string layer = absl::StrCat(s.tracked_layer);
+    const bool fitted = s.fitted && FileExists(theory_path);
+    ASSIGN_OR_RETURN(const TidyCurves curves, ReadTidyCurves(JoinPath(s.out_dir, "curves.csv")));
+    TidyCurves theory;
+    if (fitted) {
+      ASSIGN_OR_RETURN(theory, ReadTidyCurves(theory_path));
     }
-    absl::StrAppend(&script, "unset multiplot\nset output\n");
+    absl::StrAppend(
+        &figure.script, "set title ",
+        GnuplotString(absl::StrCat(
+            rows[r].name,
+            fitted ? absl::StrFormat("  (fit loss %.3g)", s.normalised_loss) : "  (not fitted)")),
+        "\nplot ");
+    // About 600 points per curve are plenty for a 330-pixel panel and keep the SVG small.
+    const int64_t steps = rows[r].spec.training().steps();
+    const int every = steps > 1200 ? static_cast<int>(steps / 600) : 1;
+    const std::pair<const char*, const char*> colours[] = {
+        {"h", "#1f77b4"}, {"y", "#2ca02c"}, {"w", "#ff7f0e"}};
+    for (const auto& [q, colour] : colours) {
+      const std::string l = std::string(q) == "h" ? layer : "";
+      // Each quantity's scale: its largest measured value.
+      const std::vector<std::vector<double>> measured = curves.Rows(q, l);
+      const double scale = Scale(measured);
+      const std::string name = absl::StrCat("measured", r, "_", q);
+      figure.data.push_back({name, Decimated(measured, every, scale)});
+      absl::StrAppend(&figure.script, std::string(q) == "h" ? "" : ", ", "$", name,
+                      " using 1:2 with lines lw 1.5 lc rgb '", colour, "'");
+      if (fitted) {
+        const std::string fit = absl::StrCat("theory", r, "_", q);
+        figure.data.push_back({fit, Decimated(theory.Rows(q, l), every, scale)});
+        absl::StrAppend(&figure.script, ", $", fit, " using 1:2 with lines lw 1.5 dt 2 lc rgb '",
+                        colour, "'");
+      }
+    }
+    figure.script += "\n";
   }
-  return RunGnuplot(script, outputs);
+  figure.script += "unset multiplot\n";
+  return RenderFigure(figure);
 }
 
 // The gain rows ("default" is gain 1.0) of an MLP suite, ordered by gain.
@@ -146,56 +156,56 @@ absl::Status WriteGainSweep(const std::vector<SuiteRow>& rows,
   if (picked.size() < 2) return absl::OkStatus();
   std::string csv =
       "row,gain,learning_rate,final_loss,normalised_loss,r2_h,h0,h_final,h_final_predicted\n";
+  Datablock data{"gain", {}};
   for (int r : picked) {
     const RunSummary& s = summaries[r];
     const double nan = std::nan("");
-    absl::StrAppend(&csv, rows[r].name, ",", Number(rows[r].spec.architecture().mlp().gain()), ",",
+    const double gain = rows[r].spec.architecture().mlp().gain();
+    const double loss = s.fitted ? s.normalised_loss : nan;
+    const double predicted = s.fitted ? s.h_final_predicted : nan;
+    absl::StrAppend(&csv, rows[r].name, ",", Number(gain), ",",
                     Number(rows[r].spec.training().learning_rate()), ",", Number(s.final_loss), ",",
-                    Number(s.fitted ? s.normalised_loss : nan), ",",
-                    Number(s.fitted ? s.r2_h : nan), ",", Number(s.h0), ",", Number(s.h_final), ",",
-                    Number(s.fitted ? s.h_final_predicted : nan), "\n");
+                    Number(loss), ",", Number(s.fitted ? s.r2_h : nan), ",", Number(s.h0), ",",
+                    Number(s.h_final), ",", Number(predicted), "\n");
+    data.rows.push_back({gain, loss, s.h0, s.h_final, predicted});
   }
-  const std::string path = JoinPath(out_dir, "gain_sweep.csv");
-  RETURN_IF_ERROR(WriteFileAtomically(path, csv));
+  RETURN_IF_ERROR(WriteFileAtomically(JoinPath(out_dir, "gain_sweep.csv"), csv));
   if (!figures) return absl::OkStatus();
-  std::vector<std::string> outputs;
-  std::string script = "set datafile separator ','\nset key autotitle columnhead\n";
-  for (const char* ext : {"png", "svg"}) {
-    const std::string out = JoinPath(out_dir, absl::StrCat("gain_sweep.", ext));
-    outputs.push_back(out);
-    absl::StrAppend(
-        &script,
-        std::string(ext) == "png" ? "set terminal pngcairo noenhanced size 1100,450 font ',10'\n"
-                                  : "set terminal svg noenhanced size 1100,450 font 'sans,10'\n",
-        "set output ", GnuplotQuote(out + ".tmp"), "\n",
-        "set multiplot layout 1,2 title 'Gain sweep: rich (small gain) to lazy (large gain)'\n",
-        "set grid\nset xlabel 'init gain'\nset logscale y\nset format y '%g'\nset key top left\n",
-        "set ylabel 'normalised fit loss'\n", "plot ", GnuplotQuote(path),
-        " using 2:5 with linespoints pt 7 lw 2 title 'fit loss at the tracked layer'\n",
-        "set ylabel 'h (tracked layer)'\n", "plot ", GnuplotQuote(path),
-        " using 2:7 with linespoints pt 6 lw 2 title 'h0', '' using 2:8 with linespoints pt 7 "
-        "lw 2 title 'h final (measured)', '' using 2:9 with linespoints pt 4 lw 2 dt 2 title "
-        "'h final [FINAL] (fitted rates)'\n",
-        "unset multiplot\nunset logscale y\nset output\n");
-  }
-  return RunGnuplot(script, outputs);
+  Figure figure;
+  figure.stem = JoinPath(out_dir, "gain_sweep");
+  figure.width = 1100;
+  figure.height = 450;
+  figure.data.push_back(std::move(data));
+  figure.script =
+      "set multiplot layout 1,2 title 'Gain sweep: rich (small gain) to lazy (large gain)'\n"
+      "set grid\nset xlabel 'init gain'\nset logscale y\nset format y '%g'\nset key top left\n"
+      "set ylabel 'normalised fit loss'\n"
+      "plot $gain using 1:2 with linespoints pt 7 lw 2 title 'fit loss at the tracked layer'\n"
+      "set ylabel 'h (tracked layer)'\n"
+      "plot $gain using 1:3 with linespoints pt 6 lw 2 title 'h0', $gain using 1:4 with "
+      "linespoints pt 7 lw 2 title 'h final (measured)', $gain using 1:5 with linespoints pt 4 "
+      "lw 2 dt 2 title 'h final [FINAL] (fitted rates)'\n"
+      "unset multiplot\n";
+  return RenderFigure(figure);
 }
 
 // summary.json of the suite: per row its final loss and fit figures.
-std::string SuiteSummaryJson(const std::vector<SuiteRow>& rows,
-                             const std::vector<RunSummary>& summaries, int failed) {
-  auto json = [](double v) { return std::isfinite(v) ? absl::StrFormat("%.10g", v) : "null"; };
-  std::string text = absl::StrCat("{\n  \"rows\": ", rows.size(), ",\n  \"failed\": ", failed);
+Json SuiteSummaryJson(const std::vector<SuiteRow>& rows, const std::vector<RunSummary>& summaries,
+                      int failed) {
+  Json json;
+  json["rows"] = rows.size();
+  json["failed"] = failed;
   for (size_t r = 0; r < rows.size(); ++r) {
     const RunSummary& s = summaries[r];
-    absl::StrAppend(&text, ",\n  \"", rows[r].name, "\": {\"status\": \"", s.status,
-                    "\", \"final_loss\": ", json(s.final_loss),
-                    ", \"normalised_loss\": ", json(s.fitted ? s.normalised_loss : NAN),
-                    ", \"r2_h\": ", json(s.fitted ? s.r2_h : NAN),
-                    ", \"r2_y\": ", json(s.fitted ? s.r2_y : NAN),
-                    ", \"r2_w\": ", json(s.fitted ? s.r2_w : NAN), "}");
+    Json& row = json[rows[r].name];
+    row["status"] = s.status;
+    row["final_loss"] = JsonNumber(s.final_loss);
+    row["normalised_loss"] = JsonNumber(s.fitted ? s.normalised_loss : NAN);
+    row["r2_h"] = JsonNumber(s.fitted ? s.r2_h : NAN);
+    row["r2_y"] = JsonNumber(s.fitted ? s.r2_y : NAN);
+    row["r2_w"] = JsonNumber(s.fitted ? s.r2_w : NAN);
   }
-  return text + "\n}\n";
+  return json;
 }
 
 }  // namespace
@@ -322,8 +332,8 @@ absl::StatusOr<SuiteResult> RunSuite(const std::vector<SuiteRow>& rows, const st
     }
   }
   // Last, so its presence means the suite completed.
-  RETURN_IF_ERROR(WriteFileAtomically(JoinPath(out_dir, "summary.json"),
-                                      SuiteSummaryJson(rows, result.summaries, result.failed)));
+  RETURN_IF_ERROR(WriteJsonFile(JoinPath(out_dir, "summary.json"),
+                                SuiteSummaryJson(rows, result.summaries, result.failed)));
   return result;
 }
 

@@ -3,86 +3,68 @@
 // Runs every spec of the universality suite (experiments/paper/specs/universality/, one per row
 // of docs/theory.md section 7) with the theory fit, several at once, and writes
 // universality.csv and universality.{png,svg} (experiments/paper/universality.h).
-//
-//   --out=DIR          output folder (default runs/universality)
-//   --specs=DIR        suite folder (default the packaged experiments/paper/specs/universality)
-//   --rows=a,b,...     only these rows (spec file stems, e.g. default,gain_1.6)
-//   --set=PATH=VALUE   override applied to every row, repeatable
-//   --smoke            50 steps at width 32 where the architecture allows (a quick check)
-//   --threads=N        rows trained at once (default: all cores; each row uses 1 thread)
-//   --no_figures       skip the gnuplot figure
-//   --resume           keep rows already completed in --out with the same spec (after a kill)
-//   --quiet            no progress lines
 // Exit codes: 0 every row ran, 1 bad input, 2 some rows failed (the others are written).
+// --help lists the flags.
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
-#include "core/file_util.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "experiments/flags_util.h"
 #include "experiments/paper/universality.h"
+
+ABSL_FLAG(std::string, out, "runs/universality",
+          "output folder (relative to where bazel run was started)");
+ABSL_FLAG(std::string, specs, "",
+          "suite folder; default the packaged experiments/paper/specs/universality");
+ABSL_FLAG(std::vector<std::string>, rows, {},
+          "only these rows, comma-separated spec file stems (e.g. default,gain_1.6); default all");
+// Declared for --help; ParseExperimentFlags collects the repeated values.
+ABSL_FLAG(std::string, set, "", "PATH=VALUE: override one spec field of every row; repeatable");
+ABSL_FLAG(bool, smoke, false, "50 steps at width 32 where the architecture allows (a quick check)");
+ABSL_FLAG(int, threads, 0, "rows trained at once; 0 = all cores (each row uses 1 thread)");
+ABSL_FLAG(bool, no_figures, false, "skip the gnuplot figures");
+ABSL_FLAG(bool, resume, false,
+          "keep rows already completed in --out with the same spec (after a kill)");
+ABSL_FLAG(bool, quiet, false, "no progress lines");
 
 namespace replearn {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: universality [--out=DIR] [--specs=DIR] [--rows=a,b] [--set=PATH=VALUE]... "
-    "[--smoke] [--threads=N] [--no_figures] [--resume] [--quiet]\n";
-
-// A user path relative to where `bazel run` was started.
-std::string UserPath(const std::string& path) {
-  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (path.empty() || path[0] == '/' || wd == nullptr || *wd == '\0') return path;
-  return JoinPath(wd, path);
-}
-
 int Main(int argc, char** argv) {
-  std::string out = "runs/universality", specs;
   SuiteOptions options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    absl::string_view v = arg;
-    if (absl::ConsumePrefix(&v, "--out=")) {
-      out = std::string(v);
-    } else if (absl::ConsumePrefix(&v, "--specs=")) {
-      specs = UserPath(std::string(v));
-    } else if (absl::ConsumePrefix(&v, "--rows=")) {
-      options.rows = absl::StrSplit(v, ',', absl::SkipWhitespace());
-    } else if (absl::ConsumePrefix(&v, "--set=")) {
-      options.sets.emplace_back(v);
-    } else if (absl::ConsumePrefix(&v, "--threads=")) {
-      if (!absl::SimpleAtoi(v, &options.threads) || options.threads < 0) {
-        std::fprintf(stderr, "universality: --threads = \"%s\" must be an integer >= 0\n",
-                     std::string(v).c_str());
-        return 1;
-      }
-    } else if (arg == "--smoke") {
-      options.smoke = true;
-    } else if (arg == "--resume") {
-      options.resume = true;
-    } else if (arg == "--no_figures") {
-      options.figures = false;
-    } else if (arg == "--quiet") {
-      options.progress = false;
-    } else if (arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "universality: unknown argument \"%s\"\n%s", arg.c_str(), kUsage);
-      return 1;
-    }
+  const std::vector<std::string> positional = ParseExperimentFlags(
+      argc, argv,
+      "universality [--out=DIR] [--specs=DIR] [--rows=a,b] [--set=PATH=VALUE]... [--smoke] "
+      "[--threads=N] [--no_figures] [--resume] [--quiet]\n"
+      "The universality suite of docs/theory.md section 7.",
+      &options.sets);
+  if (!positional.empty()) {
+    std::fprintf(stderr, "universality: unexpected argument \"%s\"\n", positional[0].c_str());
+    return 1;
   }
+  for (const std::string& row : absl::GetFlag(FLAGS_rows)) {
+    const std::string name(absl::StripAsciiWhitespace(row));
+    if (!name.empty()) options.rows.push_back(name);
+  }
+  options.smoke = absl::GetFlag(FLAGS_smoke);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.figures = !absl::GetFlag(FLAGS_no_figures);
+  options.resume = absl::GetFlag(FLAGS_resume);
+  options.progress = !absl::GetFlag(FLAGS_quiet);
+  if (const absl::Status s = CheckThreads(options.threads); !s.ok()) {
+    std::fprintf(stderr, "universality: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  std::string specs = UserPath(absl::GetFlag(FLAGS_specs));
   if (specs.empty()) specs = "experiments/paper/specs/universality";  // runfiles of bazel run
   auto rows = LoadSuite(specs, options);
   if (!rows.ok()) {
     std::fprintf(stderr, "universality: %s\n", std::string(rows.status().message()).c_str());
     return 1;
   }
-  const std::string out_dir = UserPath(out);
+  const std::string out_dir = UserPath(absl::GetFlag(FLAGS_out));
   if (options.progress) {
     std::fprintf(stderr, "universality: %zu rows into %s\n", rows->size(), out_dir.c_str());
   }

@@ -14,6 +14,10 @@
 #include "core/file_util.h"
 #include "core/status_macros.h"
 #include "experiments/figures.h"
+#include "experiments/flags_util.h"
+#include "experiments/json_util.h"
+#include "experiments/run.h"
+#include "experiments/stats.h"
 #include "experiments/trial.h"
 #include "metrics/distance_matrix.h"
 #include "metrics/probe_set.h"
@@ -180,67 +184,57 @@ std::string DistancesCsv(const std::vector<Prepared>& prepared,
 absl::Status RenderXorFigures(const std::vector<Prepared>& prepared,
                               const std::vector<Measured>& measured, const std::string& out) {
   std::vector<HeatmapPanel> panels;
-  std::string pairs = "set datafile separator ','\n";
-  std::vector<std::string> outputs;
+  Figure pairs;
+  pairs.stem = JoinPath(out, "xor_pairs");
+  pairs.width = 1400;
+  pairs.height = 380;
+  pairs.font_size = 9;
+  std::string plots;
   int rows = 0;
   for (size_t k = 0; k < prepared.size(); ++k) {
     const Prepared& p = prepared[k];
     const Measured& m = measured[k];
     if (!m.ok) continue;
     ++rows;
-    const std::string dir = JoinPath(out, p.name);
     const std::string layer = absl::StrCat(p.layer);
     std::vector<std::pair<std::string, double>> tics;
     for (size_t i = 0; i < p.labels.size(); ++i) tics.emplace_back(p.labels[i], i);
     const double cb = std::max(m.final.maxCoeff(), m.predicted.maxCoeff());
-    panels.push_back({JoinPath(dir, DistanceMatrixStem(layer, 0) + ".csv"),
-                      absl::StrCat(p.name, ": step 0 (layer ", layer, ")"), tics, NAN, true});
-    panels.push_back({JoinPath(dir, DistanceMatrixStem(layer, m.steps) + ".csv"),
-                      absl::StrCat(p.name, ": measured, step ", m.steps), tics, cb, true});
     panels.push_back(
-        {JoinPath(dir, PredictedDistanceMatrixStem(layer) + ".csv"),
+        {m.initial, absl::StrCat(p.name, ": step 0 (layer ", layer, ")"), tics, NAN, true});
+    panels.push_back({m.final, absl::StrCat(p.name, ": measured, step ", m.steps), tics, cb, true});
+    panels.push_back(
+        {m.predicted,
          absl::StrFormat("%s: [FINAL], eta_h/eta_y = %.3g (%s)", p.name, m.ratio, m.ratio_source),
          tics, cb, true});
+    ASSIGN_OR_RETURN(const TidyCurves curves,
+                     ReadTidyCurves(JoinPath(JoinPath(out, p.name), "curves.csv")));
+    pairs.data.push_back({absl::StrCat("same", k), curves.Rows("dm_within_class", layer)});
+    pairs.data.push_back({absl::StrCat("different", k), curves.Rows("dm_between_class", layer)});
+    absl::StrAppend(&plots, "set title ", GnuplotString(p.name), "\nplot $same", k,
+                    " using 1:2 with lines lw 2 title 'same target', $different", k,
+                    " using 1:2 with lines lw 2 title 'different target'\n");
   }
   if (rows == 0) return absl::OkStatus();
   RETURN_IF_ERROR(RenderHeatmaps(panels, rows, 3,
                                  "XOR: hidden distance matrices, measured vs [FINAL] prediction",
                                  JoinPath(out, "xor")));
-  for (const char* ext : {"png", "svg"}) {
-    const std::string file = JoinPath(out, absl::StrCat("xor_pairs.", ext));
-    outputs.push_back(file);
-    absl::StrAppend(&pairs,
-                    std::string(ext) == "png"
-                        ? "set terminal pngcairo noenhanced size 1400,380 font ',9'\n"
-                        : "set terminal svg noenhanced size 1400,380 font 'sans,9'\n",
-                    "set output '", file, ".tmp'\n",
-                    absl::StrFormat("set multiplot layout 1,%d title 'XOR: mean hidden distance of "
-                                    "same-target and different-target pairs'\n",
-                                    rows),
-                    "set logscale y\nset grid\nset xlabel 'step'\nset xtics rotate by 45 "
-                    "right\nset key bottom right\n");
-    for (size_t k = 0; k < prepared.size(); ++k) {
-      if (!measured[k].ok) continue;
-      const std::string curves = JoinPath(JoinPath(out, prepared[k].name), "curves.csv");
-      auto rows_of = [&](const char* quantity) {
-        return absl::StrCat("'< awk -F, ''$3 == \"", quantity, "\" && $2 == \"", prepared[k].layer,
-                            "\"'' \"", curves, "\"'");
-      };
-      absl::StrAppend(
-          &pairs, "set title '", prepared[k].name, "'\n", "plot ", rows_of("dm_within_class"),
-          " using 1:4 with lines lw 2 title 'same target', ", rows_of("dm_between_class"),
-          " using 1:4 with lines lw 2 title 'different target'\n");
-    }
-    absl::StrAppend(&pairs, "unset multiplot\nset output\n");
-  }
-  return RunGnuplot(pairs, outputs);
+  pairs.script = absl::StrCat(
+      absl::StrFormat("set multiplot layout 1,%d title 'XOR: mean hidden distance of same-target "
+                      "and different-target pairs'\n",
+                      rows),
+      "set logscale y\nset grid\nset xlabel 'step'\nset xtics rotate by 45 right\n"
+      "set key bottom right\n",
+      plots, "unset multiplot\n");
+  return RenderFigure(pairs);
 }
 
 }  // namespace
 
 absl::StatusOr<StructureResult> RunXor(const StructureOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string specs_dir = options.specs.empty() ? "experiments/paper/specs/xor" : options.specs;
+  const std::string specs_dir =
+      options.specs.empty() ? "experiments/paper/specs/xor" : options.specs;
   std::vector<Prepared> prepared;
   std::vector<std::string> problems;
   for (const Setting& setting : kSettings) {
@@ -283,51 +277,53 @@ absl::StatusOr<StructureResult> RunXor(const StructureOptions& options) {
   }
 
   StructureResult result;
-  JsonObject summary;
-  summary.String("experiment", "xor").Bool("smoke", options.smoke);
-  JsonObject settings;
+  Json summary;
+  summary["experiment"] = "xor";
+  summary["smoke"] = options.smoke;
+  Json settings = Json::object();
   for (size_t k = 0; k < prepared.size(); ++k) {
     const Measured& m = measured[k];
-    JsonObject o;
+    Json& o = settings[prepared[k].name];
     if (!m.ok) {
-      o.String("status", "failed").String("error", m.error);
-    } else {
-      o.String("status", "finished")
-          .Integer("layer", prepared[k].layer)
-          .Integer("steps", m.steps)
-          .Integer("paper_steps", prepared[k].paper_steps)
-          .Number("final_loss", m.final_loss)
-          .Number("eta_h_over_eta_y", m.ratio)
-          .String("eta_ratio_source", m.ratio_source)
-          .Number("fit_normalised_loss", m.fit_loss)
-          .Numbers("same_target", m.same)
-          .Numbers("different_target", m.different)
-          .Number("same_over_different", m.same_over_different)
-          .Numbers("same_target_at_paper_steps", m.same_paper)
-          .Numbers("different_target_at_paper_steps", m.different_paper)
-          .Number("same_over_different_at_paper_steps", m.same_over_different_paper)
-          .Number("relative_change", m.relative_change)
-          .Number("pearson_r_predicted", m.pearson_r);
+      o["status"] = "failed";
+      o["error"] = m.error;
+      continue;
     }
-    settings.Object(prepared[k].name, o);
+    o["status"] = "finished";
+    o["layer"] = prepared[k].layer;
+    o["steps"] = m.steps;
+    o["paper_steps"] = prepared[k].paper_steps;
+    o["final_loss"] = JsonNumber(m.final_loss);
+    o["eta_h_over_eta_y"] = JsonNumber(m.ratio);
+    o["eta_ratio_source"] = m.ratio_source;
+    o["fit_normalised_loss"] = JsonNumber(m.fit_loss);
+    o["same_target"] = JsonNumbers(m.same);
+    o["different_target"] = JsonNumbers(m.different);
+    o["same_over_different"] = JsonNumber(m.same_over_different);
+    o["same_target_at_paper_steps"] = JsonNumbers(m.same_paper);
+    o["different_target_at_paper_steps"] = JsonNumbers(m.different_paper);
+    o["same_over_different_at_paper_steps"] = JsonNumber(m.same_over_different_paper);
+    o["relative_change"] = JsonNumber(m.relative_change);
+    o["pearson_r_predicted"] = JsonNumber(m.pearson_r);
   }
   auto figure = [&](const std::string& key, double value) {
-    summary.Number(key, value);
+    summary[key] = JsonNumber(value);
     result.key_figures.emplace_back(key, value);
   };
   const Measured& rich = measured[0];
   const Measured& lazy = measured[2];
   figure("rich_same_over_different", rich.same_over_different);
   figure("rich_same_over_different_at_paper_steps", rich.same_over_different_paper);
-  summary.Bool("rich_same_target_merged", rich.ok && rich.same_over_different < 0.1);
+  summary["rich_same_target_merged"] = rich.ok && rich.same_over_different < 0.1;
   figure("lazy_relative_change", lazy.relative_change);
   for (size_t k = 0; k < prepared.size(); ++k) {
     figure(absl::StrCat(prepared[k].name, "_pearson_r_predicted"), measured[k].pearson_r);
   }
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.Number("wall_seconds", result.wall_seconds).Object("settings", settings);
-  RETURN_IF_ERROR(WriteFileAtomically(summary_path, summary.ToString() + "\n"));
+  summary["wall_seconds"] = JsonNumber(result.wall_seconds);
+  summary["settings"] = std::move(settings);
+  RETURN_IF_ERROR(WriteJsonFile(summary_path, summary));
   if (!problems.empty()) return absl::InternalError(absl::StrJoin(problems, "\n"));
   return result;
 }
