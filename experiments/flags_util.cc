@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "core/file_util.h"
+#include "core/thread_pool.h"
 #include "experiments/loader.h"
 
 namespace replearn {
@@ -64,9 +65,7 @@ std::string UserPath(const std::string& path) {
 }
 
 absl::Status CheckThreads(int threads) {
-  if (threads >= 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("--threads = ", threads, "; must be >= 0 (0 = all cores)"));
+  return ParseThreads(absl::StrCat(threads)).status();  // the one --threads rule
 }
 
 absl::StatusOr<Experiment> LoadSpecWithOverrides(const std::string& path,

@@ -26,7 +26,7 @@ TEST(CheckThreads, AcceptsZeroAndPositiveCounts) {
   EXPECT_TRUE(CheckThreads(8).ok());
   const absl::Status s = CheckThreads(-1);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "--threads = -1; must be >= 0 (0 = all cores)");
+  EXPECT_EQ(s.message(), "--threads = \"-1\"; must be an integer >= 0 (0 = all cores)");
 }
 
 constexpr char kSpec[] = "experiments/specs/two_point_default.pbtxt";

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "architectures/weights_io.h"
 #include "core/file_util.h"
 #include "core/npy.h"
 #include "core/status_macros.h"
@@ -38,16 +39,6 @@ constexpr char kSummaryFile[] = "summary.json";
 constexpr char kSpecFile[] = "spec.pbtxt";
 constexpr char kErrorFile[] = "error.txt";
 constexpr char kAlternativePrefix[] = "normalised_loss_";
-
-// The network's parameters in the architecture.init_npz layout, float32, uncompressed.
-absl::Status SaveWeights(Architecture& net, const std::string& path) {
-  NpzMembers members;
-  for (const Parameter& p : net.parameters()) {
-    members.emplace_back(p.name,
-                         NpyArray::Float32(p.shape, {p.data, static_cast<size_t>(p.size())}));
-  }
-  return WriteNpz(path, members);
-}
 
 // The JSON mapping writes NaN and infinities as the strings "NaN" and "Infinity", which
 // readers expecting numbers trip over; summary.json leaves them out instead.

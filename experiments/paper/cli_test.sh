@@ -41,12 +41,12 @@ expect_help structure "$xor" out specs set smoke threads seeds no_figures quiet
 expect_help universality "$universality" out specs rows set smoke threads no_figures resume quiet
 expect_help fig_final_distance "$final_distance" out runs grid threads smoke resume quiet
 
-expect_fail structure_threads "--threads = -2; must be >= 0" "$xor" xor --threads=-2
+expect_fail structure_threads "--threads = \"-2\"; must be an integer >= 0" "$xor" xor --threads=-2
 expect_fail structure_seeds "--seeds = 0; must be >= 1" "$xor" mnist_structure --seeds=0
 expect_fail structure_name "expected one experiment name" "$xor" xor context
 expect_fail structure_unknown "no_such_flag" "$xor" xor --no_such_flag
 expect_fail structure_bad_set "no_such_field" "$xor" xor --smoke --set=training.no_such_field=1
-expect_fail universality_threads "--threads = -1; must be >= 0" "$universality" --threads=-1
+expect_fail universality_threads "--threads = \"-1\"; must be an integer >= 0" "$universality" --threads=-1
 expect_fail universality_rows 'no spec "nope.pbtxt"' "$universality" --rows=nope --smoke
 expect_fail final_distance_runs "--runs = 0; must be >= 1" "$final_distance" --runs=0
 expect_fail final_distance_grid "--grid = 1; must be >= 2" "$final_distance" --grid=1

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/experiment.pb.h"
 #include "experiments/run.h"
+#include "proto/experiment.pb.h"
 
 namespace replearn {
 
